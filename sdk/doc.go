@@ -1,0 +1,46 @@
+// Package sdk is what a kinesis-host plugin imports. There are two kinds of
+// plugin, each a small program whose main is one call:
+//
+// A record handler receives the records of a Kinesis stream, one batch per
+// call (a GetRecords page, capped by count and bytes), shard by shard and in
+// order within a shard:
+//
+//	func main() {
+//		sdk.Serve(sdk.HandlerFunc(func(ctx context.Context, r *sdk.Record) sdk.ScanStatus {
+//			sdk.Logger().Info("record", "shard", r.ShardID, "seq", r.SequenceNumber)
+//			return sdk.ScanStatus{}
+//		}))
+//	}
+//
+// Build it as kinesis-handler-<name> into the host's plugin_dir and name it
+// in config.hcl. HandlerFunc keeps the per-record callback of
+// harlow/kinesis-consumer (ScanStatus with StopScan, SkipCheckpoint and
+// Error) while the host still makes one RPC per batch. Authors who want the
+// whole batch implement Handler and return a BatchResult (partial
+// acknowledgement included).
+//
+// A checkpoint store keeps one position per (app, stream, shard); implement
+// Store and call ServeCheckpoint. The built-in file, memory, Redis,
+// DynamoDB and Postgres stores are written exactly this way.
+//
+// Rules for plugins:
+//
+//   - Never write to stdout: the first line on stdout is the go-plugin
+//     handshake. Serve sends the standard log and slog packages to stderr;
+//     use Logger() for structured logs, which the host shows under the
+//     plugin's name.
+//   - A plugin's optional config {} block arrives through Configure (see
+//     Configurer and Config.Decode) before the first batch, after every
+//     restart.
+//   - HandleBatch runs concurrently for different shards. Calls for one
+//     shard never overlap.
+//   - A plugin may crash: the host restarts it and delivers the batch that
+//     was not acknowledged again. Handlers must tolerate redelivery
+//     (at-least-once).
+//
+// TestHandler and TestStore run a plugin in-process through the real RPC
+// boundary for unit tests.
+package sdk
+
+// Version is the version of this sdk, reported to the host.
+const Version = "0.1.0"

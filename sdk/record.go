@@ -1,0 +1,130 @@
+package sdk
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one Kinesis record as a handler sees it.
+type Record struct {
+	// Data is the record's payload. It is only valid during the call; copy
+	// it to keep it.
+	Data []byte
+	// PartitionKey the producer chose.
+	PartitionKey string
+	// SequenceNumber is unique within the shard and increases with each
+	// record; a decimal string of up to 128 digits.
+	SequenceNumber string
+	// SubSequenceNumber orders user records inside one KPL aggregate; 0 for
+	// plain records.
+	SubSequenceNumber int64
+	// ApproximateArrivalTimestamp is when Kinesis accepted the record.
+	ApproximateArrivalTimestamp time.Time
+	// ShardID is the shard the record was read from.
+	ShardID string
+}
+
+// Batch is the unit of delivery: consecutive records of one shard in order.
+type Batch struct {
+	Stream  string
+	ShardID string
+	Records []Record
+	// MillisBehindLatest is how far the shard's reader is behind the tip of
+	// the stream after this batch (0 when caught up).
+	MillisBehindLatest int64
+	// Attempt is 1 on first delivery and higher when the batch is delivered
+	// again after a plugin crash, a timeout or a failure.
+	Attempt int
+}
+
+// ScanStatus is a record's outcome, as in harlow/kinesis-consumer:
+//
+//   - the zero value: done; the checkpoint may move past this record.
+//   - SkipCheckpoint: done, but this record does not advance the
+//     checkpoint (a later record without SkipCheckpoint will).
+//   - StopScan: done; then the whole scan stops cleanly (host exit 0).
+//   - Error: not done. The scan stops, the record is not checkpointed and
+//     the host exits non-zero with the error's text.
+type ScanStatus struct {
+	StopScan       bool
+	SkipCheckpoint bool
+	Error          error
+}
+
+// BatchResult tells the host how far a batch got.
+//
+// Records[:Acked] are done and will not be delivered again (unless a crash
+// loses the checkpoint write). The checkpoint advances to cover
+// Records[:CheckpointTo]; CheckpointTo must not exceed Acked. When Error is
+// set it is the failure of Records[Acked], which is not done. StopScan ends
+// the whole scan cleanly after Records[:Acked].
+//
+// Acked < len(Records) with no Error and no StopScan means "deliver the
+// rest again" (for example when ctx ended before the handler got there).
+// AckAll builds the common all-done result.
+type BatchResult struct {
+	Acked        int
+	CheckpointTo int
+	StopScan     bool
+	Error        error
+}
+
+// AckAll is the result for a batch whose records are all done.
+func AckAll(b *Batch) BatchResult {
+	return BatchResult{Acked: len(b.Records), CheckpointTo: len(b.Records)}
+}
+
+// Handler processes batches. Implement it directly to see whole batches;
+// most authors use HandlerFunc.
+type Handler interface {
+	HandleBatch(ctx context.Context, b *Batch) BatchResult
+}
+
+// Configurer is implemented by plugins (handlers and stores) that take a
+// config {} block. Configure is called after every start, before anything
+// else. Return ConfigError for a bad attribute.
+type Configurer interface {
+	Configure(ctx context.Context, cfg Config) error
+}
+
+// ShutdownHandler is implemented by handlers that buffer: Shutdown is
+// called when the host stops, before its final checkpoints are written.
+type ShutdownHandler interface {
+	Shutdown(ctx context.Context) error
+}
+
+// HandlerFunc is the per-record callback of harlow/kinesis-consumer. The
+// plugin runs it over each batch in order, so the host still makes one
+// RPC per batch.
+type HandlerFunc func(ctx context.Context, r *Record) ScanStatus
+
+// HandleBatch implements Handler.
+func (f HandlerFunc) HandleBatch(ctx context.Context, b *Batch) BatchResult {
+	return EachRecord(ctx, b, f)
+}
+
+// EachRecord runs fn over the batch in order and turns the statuses into a
+// BatchResult. It stops early when ctx ends; the records not reached are
+// delivered again.
+func EachRecord(ctx context.Context, b *Batch, fn func(ctx context.Context, r *Record) ScanStatus) BatchResult {
+	var res BatchResult
+	for i := range b.Records {
+		if ctx.Err() != nil {
+			return res
+		}
+		st := fn(ctx, &b.Records[i])
+		if st.Error != nil {
+			res.Error = st.Error
+			return res
+		}
+		res.Acked = i + 1
+		if !st.SkipCheckpoint {
+			res.CheckpointTo = i + 1
+		}
+		if st.StopScan {
+			res.StopScan = true
+			return res
+		}
+	}
+	return res
+}

@@ -1,0 +1,238 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+var (
+	loggerOnce sync.Once
+	logger     hclog.Logger
+)
+
+// Logger returns the plugin's logger. It writes JSON lines to stderr, which
+// the host parses and shows in its own log under the plugin's name, at the
+// host's log level.
+func Logger() hclog.Logger {
+	loggerOnce.Do(func() {
+		logger = hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.Trace, // the host filters
+			Output:     os.Stderr,
+			JSONFormat: true,
+		})
+	})
+	return logger
+}
+
+// routeLogsToStderr makes sure nothing a plugin logs through the standard
+// library lands on stdout, where it would break the handshake.
+func routeLogsToStderr() {
+	log.SetOutput(os.Stderr)
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+}
+
+// watchParent exits the plugin when the host process goes away, even when
+// it was killed with SIGKILL and could not stop its plugins. (The host also
+// sets a parent-death signal on Linux; this is the portable backstop.)
+func watchParent() {
+	ppid := os.Getppid()
+	if ppid <= 1 {
+		return
+	}
+	go func() {
+		for range time.Tick(500 * time.Millisecond) {
+			if os.Getppid() != ppid {
+				Logger().Warn("host process is gone; exiting")
+				os.Exit(3)
+			}
+		}
+	}()
+}
+
+func binaryName() string { return filepath.Base(os.Args[0]) }
+
+func serve(sets map[int]plugin.PluginSet) {
+	if os.Getenv(shared.Handshake.MagicCookieKey) != shared.Handshake.MagicCookieValue {
+		fmt.Fprintf(os.Stderr, "%s is a kinesis-host plugin: it is started by kinesis-host, not by hand.\n"+
+			"Copy it into the plugin_dir named in config.hcl and run `kinesis-host run -config config.hcl`.\n", binaryName())
+		os.Exit(1)
+	}
+	routeLogsToStderr()
+	watchParent()
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: shared.Handshake,
+		VersionedPlugins: sets,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Level: hclog.Warn, Output: os.Stderr, JSONFormat: true,
+		}),
+	})
+}
+
+// Serve is the whole main of a handler plugin: it serves h to the host
+// until the host stops the plugin. h may also implement Configurer and
+// ShutdownHandler.
+func Serve(h Handler) {
+	serve(shared.HandlerPluginSets(NewHandlerServer(h)))
+}
+
+// ServeCheckpoint is the whole main of a checkpoint plugin. s may also
+// implement Configurer, BatchStore and Closer.
+func ServeCheckpoint(s Store) {
+	serve(shared.CheckpointPluginSets(NewCheckpointServer(s)))
+}
+
+// NewHandlerServer adapts h to the wire contract. Serve uses it; it is
+// exported for custom transports and tests.
+func NewHandlerServer(h Handler) shared.HandlerServer { return &handlerServer{h: h} }
+
+// NewCheckpointServer adapts s to the wire contract.
+func NewCheckpointServer(s Store) shared.CheckpointServer { return &storeServer{s: s} }
+
+type handlerServer struct{ h Handler }
+
+func (a *handlerServer) Info(context.Context) shared.InfoResponse {
+	return shared.InfoResponse{Kind: shared.HandlerPluginName, Name: binaryName(), SDKVersion: Version}
+}
+
+func configure(ctx context.Context, target any, req *shared.ConfigureRequest) *shared.ConfigureResponse {
+	c, ok := target.(Configurer)
+	if !ok {
+		return &shared.ConfigureResponse{}
+	}
+	err := c.Configure(ctx, Config{App: req.App, Name: req.Name, JSON: req.Config, ValidateOnly: req.ValidateOnly})
+	return &shared.ConfigureResponse{Err: shared.ToWire(err)}
+}
+
+func (a *handlerServer) Configure(ctx context.Context, req *shared.ConfigureRequest) *shared.ConfigureResponse {
+	return configure(ctx, a.h, req)
+}
+
+func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchRequest) *shared.BatchResponse {
+	b := batchFromWire(req)
+	res := a.h.HandleBatch(ctx, b)
+	return resultToWire(res, len(b.Records))
+}
+
+func (a *handlerServer) Shutdown(ctx context.Context) *shared.Error {
+	if s, ok := a.h.(ShutdownHandler); ok {
+		return shared.ToWire(s.Shutdown(ctx))
+	}
+	return nil
+}
+
+func batchFromWire(req *shared.BatchRequest) *Batch {
+	b := &Batch{
+		Stream: req.Stream, ShardID: req.ShardID, MillisBehindLatest: req.MillisBehindLatest,
+		Attempt: req.Attempt, Records: make([]Record, len(req.Records)),
+	}
+	for i := range req.Records {
+		w := &req.Records[i]
+		b.Records[i] = Record{
+			Data: w.Data, PartitionKey: w.PartitionKey, SequenceNumber: w.SequenceNumber,
+			SubSequenceNumber: w.SubSequenceNumber, ApproximateArrivalTimestamp: w.ApproximateArrivalTimestamp,
+			ShardID: req.ShardID,
+		}
+	}
+	return b
+}
+
+// resultToWire validates a handler's result and converts it. An out-of-range
+// result is a bug in the handler and is reported as an error rather than
+// trusted, so it can never move a checkpoint past unhandled records.
+func resultToWire(res BatchResult, n int) *shared.BatchResponse {
+	if res.Acked < 0 || res.Acked > n || res.CheckpointTo < 0 || res.CheckpointTo > res.Acked {
+		return &shared.BatchResponse{Err: &shared.Error{Code: shared.CodeInternal, Message: fmt.Sprintf(
+			"handler returned an invalid BatchResult (Acked=%d, CheckpointTo=%d for %d records): need 0 <= CheckpointTo <= Acked <= len(Records)",
+			res.Acked, res.CheckpointTo, n)}}
+	}
+	out := &shared.BatchResponse{Acked: res.Acked, CheckpointTo: res.CheckpointTo, Stop: res.StopScan}
+	if res.Error != nil {
+		we := shared.ToWire(res.Error)
+		if we.Code == shared.CodeInternal {
+			we.Code = shared.CodeHandler
+		}
+		out.Err = we
+	}
+	return out
+}
+
+type storeServer struct{ s Store }
+
+func (a *storeServer) Info(context.Context) shared.InfoResponse {
+	return shared.InfoResponse{Kind: shared.CheckpointPluginName, Name: binaryName(), SDKVersion: Version}
+}
+
+func (a *storeServer) Configure(ctx context.Context, req *shared.ConfigureRequest) *shared.ConfigureResponse {
+	return configure(ctx, a.s, req)
+}
+
+// storeParallelism bounds concurrent Get/Set calls into a Store within one
+// RPC, so 64 shards' writes cost a few round trips, not 64.
+const storeParallelism = 16
+
+func (a *storeServer) Get(ctx context.Context, req *shared.CheckpointGetRequest) *shared.CheckpointGetResponse {
+	out := &shared.CheckpointGetResponse{Results: make([]shared.CheckpointGetResult, len(req.Keys))}
+	parallel(len(req.Keys), func(i int) {
+		cp, found, err := a.s.Get(ctx, req.Keys[i])
+		out.Results[i] = shared.CheckpointGetResult{Found: found && err == nil, Checkpoint: cp, Err: shared.ToWire(err)}
+	})
+	return out
+}
+
+func (a *storeServer) Set(ctx context.Context, req *shared.CheckpointSetRequest) *shared.CheckpointSetResponse {
+	out := &shared.CheckpointSetResponse{Results: make([]shared.Error, len(req.Updates))}
+	if bs, ok := a.s.(BatchStore); ok {
+		errs := bs.SetBatch(ctx, req.Updates)
+		for i := range out.Results {
+			if i < len(errs) && errs[i] != nil {
+				out.Results[i] = *shared.ToWire(errs[i])
+			} else if i >= len(errs) {
+				out.Results[i] = shared.Error{Code: shared.CodeInternal, Message: "SetBatch returned too few results"}
+			}
+		}
+		return out
+	}
+	parallel(len(req.Updates), func(i int) {
+		u := req.Updates[i]
+		if err := a.s.Set(ctx, u.Key, u.Checkpoint); err != nil {
+			out.Results[i] = *shared.ToWire(err)
+		}
+	})
+	return out
+}
+
+func (a *storeServer) Close(ctx context.Context) *shared.Error {
+	if c, ok := a.s.(Closer); ok {
+		return shared.ToWire(c.Close(ctx))
+	}
+	return nil
+}
+
+func parallel(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	sem := make(chan struct{}, storeParallelism)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}

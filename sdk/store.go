@@ -1,0 +1,104 @@
+package sdk
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// CheckpointKey identifies a checkpoint: (App, Stream, ShardID), the
+// identity harlow/kinesis-consumer users know.
+type CheckpointKey = shared.CheckpointKey
+
+// Checkpoint is a stored position: the last record done in a shard, or
+// ShardEnd once the shard has been read to its end. Owner and LeaseCounter
+// are reserved for multi-host leases; stores must persist them as given.
+type Checkpoint = shared.Checkpoint
+
+// CheckpointUpdate is one write in a batch of writes.
+type CheckpointUpdate = shared.CheckpointUpdate
+
+// Store is a checkpoint backend. Serve it with ServeCheckpoint.
+//
+// Get returns found=false with a nil error when the key has no checkpoint
+// yet, and a non-nil error (wrap backend failures with Unavailable) when
+// the read failed: the host never starts a shard on a failed read.
+//
+// Set stores cp unless the stored position is already at or past it
+// (ComparePosition), and the comparison must happen in the store itself
+// (a conditional write, a Lua script, UPDATE ... WHERE), so that two
+// writers racing can never move a checkpoint backwards. Losing that race is
+// not an error. A ShardEnd checkpoint is past every sequence number.
+//
+// Methods are called concurrently.
+type Store interface {
+	Get(ctx context.Context, key CheckpointKey) (cp Checkpoint, found bool, err error)
+	Set(ctx context.Context, key CheckpointKey, cp Checkpoint) error
+}
+
+// BatchStore is an optional Store extension for backends that can write
+// many checkpoints in one round trip. It returns one error per update (nil
+// for success), in order.
+type BatchStore interface {
+	SetBatch(ctx context.Context, updates []CheckpointUpdate) []error
+}
+
+// Closer is an optional Store extension: Close is called before the host
+// stops the plugin.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// CompareSequence compares two Kinesis sequence numbers as the unsigned
+// decimal integers they are (up to 128 digits): -1 if a < b, 0 if equal, +1
+// if a > b. The empty string is less than any number. Leading zeros are
+// ignored; strings are not compared by length-blind byte order.
+func CompareSequence(a, b string) int {
+	a = strings.TrimLeft(a, "0")
+	b = strings.TrimLeft(b, "0")
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+// ComparePosition orders two checkpoints: ShardEnd is past everything;
+// otherwise by sequence number, then sub-sequence number.
+func ComparePosition(a, b Checkpoint) int {
+	switch {
+	case a.ShardEnd && b.ShardEnd:
+		return 0
+	case a.ShardEnd:
+		return 1
+	case b.ShardEnd:
+		return -1
+	}
+	if c := CompareSequence(a.SequenceNumber, b.SequenceNumber); c != 0 {
+		return c
+	}
+	switch {
+	case a.SubSequenceNumber < b.SubSequenceNumber:
+		return -1
+	case a.SubSequenceNumber > b.SubSequenceNumber:
+		return 1
+	}
+	return 0
+}
+
+// ValidSequence reports whether s is a plausible sequence number: 1 to 128
+// decimal digits.
+func ValidSequence(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,136 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// TestHandler serves h in-process through the real net/rpc boundary (gob
+// encoding, error codes and all) and returns a client for it, so a handler
+// can be unit-tested without building a binary:
+//
+//	c := sdk.TestHandler(t, myHandler)
+//	res, err := c.HandleBatch(ctx, &sdk.Batch{ShardID: "shardId-0", Records: recs})
+//
+// The connection is closed when the test ends.
+func TestHandler(t testing.TB, h Handler) *TestHandlerClient {
+	t.Helper()
+	raw := dispense(t, shared.HandlerPluginName, &shared.HandlerPlugin{Impl: NewHandlerServer(h)})
+	return &TestHandlerClient{c: raw.(*shared.HandlerClient)}
+}
+
+// TestStore serves s in-process through the real net/rpc boundary.
+func TestStore(t testing.TB, s Store) *TestStoreClient {
+	t.Helper()
+	raw := dispense(t, shared.CheckpointPluginName, &shared.CheckpointPlugin{Impl: NewCheckpointServer(s)})
+	return &TestStoreClient{c: raw.(*shared.CheckpointClient)}
+}
+
+func dispense(t testing.TB, name string, p plugin.Plugin) any {
+	t.Helper()
+	client, server := plugin.TestPluginRPCConn(t, map[string]plugin.Plugin{name: p}, nil)
+	t.Cleanup(func() { _ = client.Close(); _ = server })
+	raw, err := client.Dispense(name)
+	if err != nil {
+		t.Fatalf("dispense %s: %v", name, err)
+	}
+	return raw
+}
+
+func configJSON(cfg any) ([]byte, error) {
+	switch v := cfg.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case []byte:
+		return v, nil
+	case string:
+		return []byte(v), nil
+	}
+	return json.Marshal(cfg)
+}
+
+// TestHandlerClient calls a handler served by TestHandler.
+type TestHandlerClient struct{ c *shared.HandlerClient }
+
+// Configure sends a config block: cfg is a JSON string or []byte, or any
+// value that marshals to a JSON object (a map or struct).
+func (c *TestHandlerClient) Configure(ctx context.Context, cfg any) error {
+	raw, err := configJSON(cfg)
+	if err != nil {
+		return err
+	}
+	return c.c.Configure(ctx, shared.ConfigureRequest{App: "test", Name: "test", Config: raw})
+}
+
+// HandleBatch delivers b and returns the handler's result as the host
+// would see it. The error is a transport error.
+func (c *TestHandlerClient) HandleBatch(ctx context.Context, b *Batch) (BatchResult, error) {
+	req := &shared.BatchRequest{Stream: b.Stream, ShardID: b.ShardID, MillisBehindLatest: b.MillisBehindLatest, Attempt: b.Attempt}
+	for _, r := range b.Records {
+		req.Records = append(req.Records, shared.Record{
+			Data: r.Data, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber,
+			SubSequenceNumber: r.SubSequenceNumber, ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp,
+		})
+	}
+	resp, err := c.c.HandleBatch(ctx, req)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	return BatchResult{Acked: resp.Acked, CheckpointTo: resp.CheckpointTo, StopScan: resp.Stop, Error: shared.FromWire(resp.Err)}, nil
+}
+
+// Shutdown calls the handler's ShutdownHandler, if any.
+func (c *TestHandlerClient) Shutdown(ctx context.Context) error { return c.c.Shutdown(ctx) }
+
+// TestStoreClient calls a store served by TestStore. It implements Store
+// itself, so a test can run the same assertions on a store in-process and
+// through the plugin boundary.
+type TestStoreClient struct{ c *shared.CheckpointClient }
+
+// Configure sends a config block (see TestHandlerClient.Configure).
+func (c *TestStoreClient) Configure(ctx context.Context, cfg any) error {
+	raw, err := configJSON(cfg)
+	if err != nil {
+		return err
+	}
+	return c.c.Configure(ctx, shared.ConfigureRequest{App: "test", Name: "test", Config: raw})
+}
+
+// Get implements Store.
+func (c *TestStoreClient) Get(ctx context.Context, key CheckpointKey) (Checkpoint, bool, error) {
+	res, err := c.c.Get(ctx, []CheckpointKey{key})
+	if err != nil {
+		return Checkpoint{}, false, err
+	}
+	return res[0].Checkpoint, res[0].Found, shared.FromWire(res[0].Err)
+}
+
+// Set implements Store.
+func (c *TestStoreClient) Set(ctx context.Context, key CheckpointKey, cp Checkpoint) error {
+	errs := c.SetBatch(ctx, []CheckpointUpdate{{Key: key, Checkpoint: cp}})
+	return errs[0]
+}
+
+// SetBatch implements BatchStore: all updates in one RPC.
+func (c *TestStoreClient) SetBatch(ctx context.Context, updates []CheckpointUpdate) []error {
+	res, err := c.c.Set(ctx, updates)
+	out := make([]error, len(updates))
+	for i := range out {
+		switch {
+		case err != nil:
+			out[i] = err
+		case res[i].Code != "":
+			e := res[i]
+			out[i] = &e
+		}
+	}
+	return out
+}
+
+// Close implements Closer.
+func (c *TestStoreClient) Close(ctx context.Context) error { return c.c.Close(ctx) }

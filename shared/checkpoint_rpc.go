@@ -1,0 +1,152 @@
+package shared
+
+import (
+	"context"
+	"net/rpc"
+
+	plugin "github.com/hashicorp/go-plugin"
+)
+
+// CheckpointServer is what a checkpoint plugin implements, in wire types.
+// Package sdk adapts a user's sdk.Store to it.
+type CheckpointServer interface {
+	Info(ctx context.Context) InfoResponse
+	Configure(ctx context.Context, req *ConfigureRequest) *ConfigureResponse
+	Get(ctx context.Context, req *CheckpointGetRequest) *CheckpointGetResponse
+	Set(ctx context.Context, req *CheckpointSetRequest) *CheckpointSetResponse
+	// Close releases connections; the host calls it before stopping the
+	// plugin.
+	Close(ctx context.Context) *Error
+}
+
+// CheckpointPlugin is the go-plugin Plugin for checkpoint stores (net/rpc).
+type CheckpointPlugin struct {
+	Impl CheckpointServer // plugin side only
+	Base context.Context  // optional parent of every plugin-side call's ctx
+}
+
+// Server implements plugin.Plugin.
+func (p *CheckpointPlugin) Server(*plugin.MuxBroker) (any, error) {
+	return &CheckpointRPCServer{impl: p.Impl, base: p.Base}, nil
+}
+
+// Client implements plugin.Plugin.
+func (p *CheckpointPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
+	return &CheckpointClient{c: c}, nil
+}
+
+// CheckpointRPCServer is the net/rpc receiver inside a checkpoint plugin.
+type CheckpointRPCServer struct {
+	impl CheckpointServer
+	base context.Context
+}
+
+// Info is the RPC method behind CheckpointClient.Info.
+func (s *CheckpointRPCServer) Info(_ Empty, reply *InfoResponse) error {
+	*reply = s.impl.Info(context.Background())
+	return nil
+}
+
+// Configure is the RPC method behind CheckpointClient.Configure.
+func (s *CheckpointRPCServer) Configure(req ConfigureRequest, reply *ConfigureResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Configure", func(e *Error) { reply.Err = e })
+	*reply = *s.impl.Configure(ctx, &req)
+	return nil
+}
+
+// Get is the RPC method behind CheckpointClient.Get.
+func (s *CheckpointRPCServer) Get(req CheckpointGetRequest, reply *CheckpointGetResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Get", func(e *Error) {
+		reply.Results = make([]CheckpointGetResult, len(req.Keys))
+		for i := range reply.Results {
+			reply.Results[i].Err = e
+		}
+	})
+	*reply = *s.impl.Get(ctx, &req)
+	return nil
+}
+
+// Set is the RPC method behind CheckpointClient.Set.
+func (s *CheckpointRPCServer) Set(req CheckpointSetRequest, reply *CheckpointSetResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Set", func(e *Error) {
+		reply.Results = make([]Error, len(req.Updates))
+		for i := range reply.Results {
+			reply.Results[i] = *e
+		}
+	})
+	*reply = *s.impl.Set(ctx, &req)
+	return nil
+}
+
+// Close is the RPC method behind CheckpointClient.Close.
+func (s *CheckpointRPCServer) Close(timeoutMs int64, reply *ConfigureResponse) error {
+	ctx, cancel := serverContext(s.base, timeoutMs)
+	defer cancel()
+	defer guard("Close", func(e *Error) { reply.Err = e })
+	reply.Err = s.impl.Close(ctx)
+	return nil
+}
+
+// CheckpointClient is the host's stub for a checkpoint plugin. Safe for
+// concurrent use.
+type CheckpointClient struct {
+	c *rpc.Client
+}
+
+// Info asks the plugin to describe itself.
+func (h *CheckpointClient) Info(ctx context.Context) (InfoResponse, error) {
+	var out InfoResponse
+	err := call(ctx, h.c, "Plugin.Info", Empty{}, &out)
+	return out, err
+}
+
+// Configure sends the config {} block.
+func (h *CheckpointClient) Configure(ctx context.Context, req ConfigureRequest) error {
+	req.TimeoutMillis = timeoutMillis(ctx)
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Configure", req, &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}
+
+// Get reads checkpoints; one result per key. The error is a transport error.
+func (h *CheckpointClient) Get(ctx context.Context, keys []CheckpointKey) ([]CheckpointGetResult, error) {
+	req := CheckpointGetRequest{Keys: keys, TimeoutMillis: timeoutMillis(ctx)}
+	var out CheckpointGetResponse
+	if err := call(ctx, h.c, "Plugin.Get", req, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(keys) {
+		return nil, &Error{Code: CodeInternal, Message: "checkpoint plugin returned a wrong number of results"}
+	}
+	return out.Results, nil
+}
+
+// Set writes checkpoints; one result per update (empty Code = ok).
+func (h *CheckpointClient) Set(ctx context.Context, updates []CheckpointUpdate) ([]Error, error) {
+	req := CheckpointSetRequest{Updates: updates, TimeoutMillis: timeoutMillis(ctx)}
+	var out CheckpointSetResponse
+	if err := call(ctx, h.c, "Plugin.Set", req, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(updates) {
+		return nil, &Error{Code: CodeInternal, Message: "checkpoint plugin returned a wrong number of results"}
+	}
+	return out.Results, nil
+}
+
+// Close asks the plugin to release its connections.
+func (h *CheckpointClient) Close(ctx context.Context) error {
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Close", timeoutMillis(ctx), &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}

@@ -1,0 +1,124 @@
+package shared
+
+import (
+	"context"
+	"net/rpc"
+
+	plugin "github.com/hashicorp/go-plugin"
+)
+
+// HandlerServer is what a handler plugin implements, in wire types. Package
+// sdk adapts a user's sdk.Handler to it. Every method may be called
+// concurrently (HandleBatch once per shard at a time, many shards at once).
+type HandlerServer interface {
+	Info(ctx context.Context) InfoResponse
+	Configure(ctx context.Context, req *ConfigureRequest) *ConfigureResponse
+	HandleBatch(ctx context.Context, req *BatchRequest) *BatchResponse
+	// Shutdown is the plugin's last chance to flush its own buffers before
+	// the host writes its final checkpoints and stops it.
+	Shutdown(ctx context.Context) *Error
+}
+
+// HandlerPlugin is the go-plugin Plugin for record handlers (net/rpc).
+type HandlerPlugin struct {
+	Impl HandlerServer // set on the plugin side only
+	// Base, if set, is the parent of every call's context on the plugin
+	// side (cancelled when the plugin is asked to stop).
+	Base context.Context
+}
+
+// Server implements plugin.Plugin.
+func (p *HandlerPlugin) Server(*plugin.MuxBroker) (any, error) {
+	return &HandlerRPCServer{impl: p.Impl, base: p.Base}, nil
+}
+
+// Client implements plugin.Plugin.
+func (p *HandlerPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
+	return &HandlerClient{c: c}, nil
+}
+
+// HandlerRPCServer is the net/rpc receiver inside a handler plugin. Its
+// methods are exported only because net/rpc requires it.
+type HandlerRPCServer struct {
+	impl HandlerServer
+	base context.Context
+}
+
+// Info is the RPC method behind HandlerClient.Info.
+func (s *HandlerRPCServer) Info(_ Empty, reply *InfoResponse) error {
+	*reply = s.impl.Info(context.Background())
+	return nil
+}
+
+// Configure is the RPC method behind HandlerClient.Configure.
+func (s *HandlerRPCServer) Configure(req ConfigureRequest, reply *ConfigureResponse) (err error) {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Configure", func(e *Error) { reply.Err = e })
+	*reply = *s.impl.Configure(ctx, &req)
+	return nil
+}
+
+// HandleBatch is the RPC method behind HandlerClient.HandleBatch.
+func (s *HandlerRPCServer) HandleBatch(req BatchRequest, reply *BatchResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("HandleBatch", func(e *Error) { *reply = BatchResponse{Err: e} })
+	*reply = *s.impl.HandleBatch(ctx, &req)
+	return nil
+}
+
+// Shutdown is the RPC method behind HandlerClient.Shutdown.
+func (s *HandlerRPCServer) Shutdown(timeoutMs int64, reply *ConfigureResponse) error {
+	ctx, cancel := serverContext(s.base, timeoutMs)
+	defer cancel()
+	defer guard("Shutdown", func(e *Error) { reply.Err = e })
+	reply.Err = s.impl.Shutdown(ctx)
+	return nil
+}
+
+// HandlerClient is the host's stub for a handler plugin. Safe for
+// concurrent use. Every method returns an error wrapping ErrPluginGone when
+// the plugin process is gone.
+type HandlerClient struct {
+	c *rpc.Client
+}
+
+// Info asks the plugin to describe itself.
+func (h *HandlerClient) Info(ctx context.Context) (InfoResponse, error) {
+	var out InfoResponse
+	err := call(ctx, h.c, "Plugin.Info", Empty{}, &out)
+	return out, err
+}
+
+// Configure sends the config {} block. A rejected config comes back as a
+// non-nil *Error with CodeInvalidConfig.
+func (h *HandlerClient) Configure(ctx context.Context, req ConfigureRequest) error {
+	req.TimeoutMillis = timeoutMillis(ctx)
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Configure", req, &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}
+
+// HandleBatch delivers one batch. The returned error is a transport or
+// deadline error (the batch's fate is unknown: deliver it again); the
+// handler's own verdict is in the response.
+func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*BatchResponse, error) {
+	req.TimeoutMillis = timeoutMillis(ctx)
+	out := new(BatchResponse)
+	if err := call(ctx, h.c, "Plugin.HandleBatch", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Shutdown tells the plugin the host is stopping.
+func (h *HandlerClient) Shutdown(ctx context.Context) error {
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Shutdown", timeoutMillis(ctx), &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}

@@ -1,0 +1,133 @@
+package shared
+
+import "time"
+
+// InfoResponse describes a plugin. Returned by the Info call, which the host
+// uses to fingerprint a binary (kinesis-host plugins, validate).
+type InfoResponse struct {
+	Kind       string // "handler" or "checkpoint"
+	Name       string // the plugin's own name for itself, informational
+	Version    string // the plugin's own version, informational
+	SDKVersion string // the sdk version it was built with
+}
+
+// Empty is the argument or reply of calls that carry nothing.
+type Empty struct{}
+
+// ConfigureRequest hands a plugin its config {} block. The host sends it
+// once after every (re)start, before anything else.
+type ConfigureRequest struct {
+	App    string // the app name from config.hcl
+	Name   string // the handler or checkpoint block's label
+	Config []byte // the config {} block's attributes as a JSON object
+	// ValidateOnly is set by `kinesis-host validate`: check the config, do
+	// not connect anywhere slow or change anything.
+	ValidateOnly bool
+	TimeoutMillis int64
+}
+
+// ConfigureResponse carries the plugin's verdict on its config.
+type ConfigureResponse struct {
+	Err *Error
+}
+
+// Record is one Kinesis record on the wire.
+type Record struct {
+	Data                        []byte
+	PartitionKey                string
+	SequenceNumber              string
+	SubSequenceNumber           int64
+	ApproximateArrivalTimestamp time.Time
+}
+
+// BatchRequest is one handler call: consecutive records of one shard, in
+// order. The host sends at most one batch per shard at a time.
+type BatchRequest struct {
+	Stream             string
+	ShardID            string
+	Records            []Record
+	MillisBehindLatest int64
+	// Attempt counts deliveries of this batch's first record: 1 the first
+	// time, more after a plugin crash or a retry.
+	Attempt       int
+	TimeoutMillis int64
+}
+
+// BatchResponse says how far the handler got. Records[:Acked] are done;
+// the checkpoint may advance to cover Records[:CheckpointTo] (CheckpointTo
+// <= Acked; records between CheckpointTo and Acked asked to skip the
+// checkpoint). When Err is set, it belongs to Records[Acked], which is not
+// done. Stop asks the host to end the whole scan cleanly after Records[:Acked].
+type BatchResponse struct {
+	Acked        int
+	CheckpointTo int
+	Stop         bool
+	Err          *Error
+}
+
+// CheckpointKey identifies a checkpoint: (app, stream, shard), as in
+// harlow/kinesis-consumer.
+type CheckpointKey struct {
+	App     string
+	Stream  string
+	ShardID string
+}
+
+// Checkpoint is a stored position in a shard. The zero SequenceNumber with
+// ShardEnd false means "nothing read yet" and is never stored.
+type Checkpoint struct {
+	// SequenceNumber of the last record done, a decimal string of up to 128
+	// digits.
+	SequenceNumber string
+	// SubSequenceNumber of the last user record done inside a KPL aggregate;
+	// 0 for plain records. With aggregates the pair is the position.
+	SubSequenceNumber int64
+	// ShardEnd marks a shard read to its end: nothing more will be read
+	// from it and its children may start.
+	ShardEnd bool
+	// Owner and LeaseCounter are reserved for multi-host leases. Stores
+	// must persist them; the host leaves them empty for now.
+	Owner        string
+	LeaseCounter int64
+}
+
+// CheckpointGetRequest reads several checkpoints in one call.
+type CheckpointGetRequest struct {
+	Keys          []CheckpointKey
+	TimeoutMillis int64
+}
+
+// CheckpointGetResult is one answer of a CheckpointGetResponse. Found false
+// with a nil Err means "no checkpoint yet"; a non-nil Err means the read
+// failed and nothing is known.
+type CheckpointGetResult struct {
+	Found      bool
+	Checkpoint Checkpoint
+	Err        *Error
+}
+
+// CheckpointGetResponse answers a CheckpointGetRequest, one result per key
+// in the same order.
+type CheckpointGetResponse struct {
+	Results []CheckpointGetResult
+}
+
+// CheckpointUpdate is one write of a CheckpointSetRequest.
+type CheckpointUpdate struct {
+	Key        CheckpointKey
+	Checkpoint Checkpoint
+}
+
+// CheckpointSetRequest writes several checkpoints in one call. Each write is
+// conditional in the store: a checkpoint never moves backwards.
+type CheckpointSetRequest struct {
+	Updates       []CheckpointUpdate
+	TimeoutMillis int64
+}
+
+// CheckpointSetResponse has one entry per update in the same order; the
+// zero Error (empty Code) means the update succeeded or was already
+// superseded by a later position.
+type CheckpointSetResponse struct {
+	Results []Error
+}
