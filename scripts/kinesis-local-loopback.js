@@ -56,8 +56,11 @@ net.Server.prototype.listen = function listen(...args) {
   return origListen.apply(this, args);
 };
 
+// kinesis-mock (cats-effect IOApp) replaces process.exit with a graceful
+// shutdown that can take seconds; keep the real one.
+const realExit = process.exit.bind(process);
 function quit() {
-  process.exit(0);
+  realExit(0);
 }
 process.on('SIGTERM', quit);
 process.on('SIGINT', quit);

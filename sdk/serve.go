@@ -19,6 +19,10 @@ import (
 var (
 	loggerOnce sync.Once
 	logger     hclog.Logger
+	// stderr is the process's real stderr, captured before plugin.Serve
+	// replaces os.Stderr with a pipe. The host parses JSON lines written
+	// here and re-levels them into its own log.
+	stderr = os.Stderr
 )
 
 // Logger returns the plugin's logger. It writes JSON lines to stderr, which
@@ -28,7 +32,7 @@ func Logger() hclog.Logger {
 	loggerOnce.Do(func() {
 		logger = hclog.New(&hclog.LoggerOptions{
 			Level:      hclog.Trace, // the host filters
-			Output:     os.Stderr,
+			Output:     stderr,
 			JSONFormat: true,
 		})
 	})
@@ -38,8 +42,8 @@ func Logger() hclog.Logger {
 // routeLogsToStderr makes sure nothing a plugin logs through the standard
 // library lands on stdout, where it would break the handshake.
 func routeLogsToStderr() {
-	log.SetOutput(os.Stderr)
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	log.SetOutput(stderr)
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, nil)))
 }
 
 // watchParent exits the plugin when the host process goes away, even when
@@ -71,10 +75,10 @@ func serve(sets map[int]plugin.PluginSet) {
 	routeLogsToStderr()
 	watchParent()
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: shared.Handshake,
+		HandshakeConfig:  shared.Handshake,
 		VersionedPlugins: sets,
 		Logger: hclog.New(&hclog.LoggerOptions{
-			Level: hclog.Warn, Output: os.Stderr, JSONFormat: true,
+			Level: hclog.Warn, Output: stderr, JSONFormat: true,
 		}),
 	})
 }

@@ -22,7 +22,7 @@ type ConfigureRequest struct {
 	Config []byte // the config {} block's attributes as a JSON object
 	// ValidateOnly is set by `kinesis-host validate`: check the config, do
 	// not connect anywhere slow or change anything.
-	ValidateOnly bool
+	ValidateOnly  bool
 	TimeoutMillis int64
 }
 

@@ -133,4 +133,3 @@ func decodeListToken(s string) (listToken, bool) {
 	}
 	return t, true
 }
-

@@ -1,0 +1,192 @@
+// Package file is the embedded checkpoint store: a single bbolt database
+// file on local disk. Every write is a transaction fsync'd before it
+// returns, so a crash of the plugin, the host or the machine never loses an
+// acknowledged checkpoint. It is the default when config.hcl names no
+// checkpoint backend.
+//
+// Settings (config {} block):
+//
+//	path    = "./data/checkpoints.db"  # relative to config.hcl's folder
+//	timeout = "5s"                     # how long to wait for the file lock
+//
+// One process at a time may open the file; a second host pointed at the
+// same file fails at start with a message saying so.
+package file
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/kinesis-host/kinesis-host/sdk"
+)
+
+// DefaultPath is used when the config block names no path.
+const DefaultPath = "./data/checkpoints.db"
+
+var bucket = []byte("checkpoints")
+
+// Settings is the store's config {} block.
+type Settings struct {
+	// Path of the database file; its folder is created if missing.
+	Path string `json:"path"`
+	// Timeout to acquire the file lock, as a Go duration; default 5s.
+	Timeout string `json:"timeout"`
+}
+
+// Store is the bbolt-backed sdk.Store. Use New, then Configure (or Open).
+type Store struct {
+	mu sync.RWMutex
+	db *bolt.DB
+}
+
+// New returns an unopened store.
+func New() *Store { return &Store{} }
+
+// Configure implements sdk.Configurer: it validates the settings and opens
+// the file (unless validating only).
+func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
+	var st Settings
+	if err := cfg.Decode(&st); err != nil {
+		return err
+	}
+	if st.Path == "" {
+		st.Path = DefaultPath
+	}
+	timeout := 5 * time.Second
+	if st.Timeout != "" {
+		d, err := time.ParseDuration(st.Timeout)
+		if err != nil || d <= 0 {
+			return sdk.ConfigError("timeout", "must be a positive duration like \"5s\", got %q", st.Timeout)
+		}
+		timeout = d
+	}
+	if cfg.ValidateOnly {
+		dir := filepath.Dir(st.Path)
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			return sdk.ConfigError("path", "%s is not a folder; choose a path whose folder can be created", dir)
+		}
+		return nil
+	}
+	return s.Open(st.Path, timeout)
+}
+
+// Open opens (creating if needed) the database at path.
+func (s *Store) Open(path string, lockTimeout time.Duration) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return sdk.ConfigError("path", "cannot create the folder for %s: %v", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return sdk.ConfigError("path", "%s is locked by another process (another kinesis-host using the same file?); stop it or choose another path", path)
+	}
+	if err != nil {
+		return sdk.ConfigError("path", "cannot open checkpoint file %s: %v", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucket); return err }); err != nil {
+		_ = db.Close()
+		return sdk.ConfigError("path", "cannot initialise checkpoint file %s: %v", path, err)
+	}
+	s.mu.Lock()
+	old := s.db
+	s.db = db
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return nil
+}
+
+func keyBytes(k sdk.CheckpointKey) []byte {
+	// NUL cannot appear in app, stream or shard names.
+	return []byte(k.App + "\x00" + k.Stream + "\x00" + k.ShardID)
+}
+
+func (s *Store) handle() (*bolt.DB, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return nil, errors.New("file checkpoint store is not configured (no Configure call)")
+	}
+	return s.db, nil
+}
+
+// Get implements sdk.Store.
+func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (cp sdk.Checkpoint, found bool, err error) {
+	db, err := s.handle()
+	if err != nil {
+		return cp, false, err
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucket).Get(keyBytes(key))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &cp)
+	})
+	if err != nil {
+		return sdk.Checkpoint{}, false, fmt.Errorf("read checkpoint %s/%s: %w", key.Stream, key.ShardID, err)
+	}
+	return cp, found, nil
+}
+
+// Set implements sdk.Store.
+func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint) error {
+	return s.SetBatch(ctx, []sdk.CheckpointUpdate{{Key: key, Checkpoint: cp}})[0]
+}
+
+// SetBatch implements sdk.BatchStore: all updates in one fsync'd
+// transaction, each applied only if it moves its checkpoint forward.
+func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []error {
+	errs := make([]error, len(updates))
+	db, err := s.handle()
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for _, u := range updates {
+				k := keyBytes(u.Key)
+				if v := b.Get(k); v != nil {
+					var old sdk.Checkpoint
+					if err := json.Unmarshal(v, &old); err == nil && sdk.ComparePosition(old, u.Checkpoint) >= 0 {
+						continue
+					}
+				}
+				v, err := json.Marshal(u.Checkpoint)
+				if err != nil {
+					return err
+				}
+				if err := b.Put(k, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		for i := range errs {
+			errs[i] = sdk.Unavailable(fmt.Errorf("write checkpoints: %w", err))
+		}
+	}
+	return errs
+}
+
+// Close implements sdk.Closer.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}

@@ -1,0 +1,140 @@
+// Command kinesis-host runs Kinesis consumers whose record handlers and
+// checkpoint stores are plugins, configured by an HCL file.
+//
+//	kinesis-host run      [-config config.hcl]   consume until SIGINT/SIGTERM
+//	kinesis-host validate [-config config.hcl]   check the file and every plugin, exit 0 or 1
+//	kinesis-host plugins  [-config config.hcl]   list the plugins the file resolves to
+//	kinesis-host version
+//
+// This file is wiring only: flags, signals and exit codes. Everything else
+// lives in package host.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kinesis-host/kinesis-host/host"
+	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `kinesis-host consumes Amazon Kinesis streams with plugin handlers.
+
+Usage:
+  kinesis-host run      [-config config.hcl]   consume until SIGINT/SIGTERM (a second signal stops at once)
+  kinesis-host validate [-config config.hcl]   check config.hcl and every plugin; exit 0 or 1
+  kinesis-host plugins  [-config config.hcl]   list the plugins config.hcl resolves to
+  kinesis-host version
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintf(stdout, "kinesis-host %s (sdk %s, plugin protocol %d)\n", version, sdk.Version, shared.ProtocolVersion)
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "run", "validate", "plugins":
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.hcl", "path of the HCL configuration file")
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	cfg, files, diags := host.LoadConfig(*path)
+	if len(diags) > 0 {
+		_ = host.WriteDiagnostics(stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "%s has errors; nothing was started.\n", *path)
+		return 1
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(cfg.LogLevel), Output: stderr})
+	switch cmd {
+	case "validate", "plugins":
+		pd, reports := host.Validate(context.Background(), cfg, log.Named("validate"))
+		if cmd == "plugins" {
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KIND\tNAME\tPROTOCOL\tSDK\tSHA256\tPATH\tSTATUS")
+			for _, r := range reports {
+				status := "ok"
+				if r.Err != nil {
+					status = "error"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Protocol, r.SDKVersion, r.SHA256, r.Path, status)
+			}
+			tw.Flush()
+		}
+		if len(pd) > 0 {
+			_ = host.WriteDiagnostics(stderr, files, pd)
+			return 1
+		}
+		if cmd == "validate" {
+			fmt.Fprintf(stdout, "%s is valid: %d stream(s), every plugin started and accepted its config.\n", *path, len(cfg.Streams))
+		}
+		return 0
+	}
+	return runHost(cfg, files, log, stderr)
+}
+
+func runHost(cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer) int {
+	h, err := host.New(cfg, host.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case s := <-sigs:
+				if n == 0 {
+					log.Info("signal received: draining (send it again to stop at once)", "signal", s.String())
+					h.Drain()
+				} else {
+					log.Warn("second signal: stopping without waiting for in-flight batches", "signal", s.String())
+					h.Stop()
+				}
+			case <-h.Closed():
+				return
+			}
+		}
+	}()
+	err = h.Run(context.Background())
+	if err == nil {
+		return 0
+	}
+	var ce *host.PluginConfigError
+	if errors.As(err, &ce) {
+		_ = host.WriteDiagnostics(stderr, files, hcl.Diagnostics{ce.Block.DiagForField(ce.Field(), "Invalid plugin config", ce.Err.Error())})
+	}
+	log.Error("kinesis-host stopped with an error", "error", err)
+	return 1
+}

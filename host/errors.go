@@ -1,0 +1,37 @@
+package host
+
+import "errors"
+
+// Errors returned by Host.Run and by plugin discovery. Test with errors.Is.
+var (
+	// ErrHandlerFailed: a handler returned ScanStatus.Error (or a batch
+	// Error). The scan stopped without checkpointing the failing record; the
+	// wrapped error carries the handler's text.
+	ErrHandlerFailed = errors.New("handler failed a record")
+
+	// ErrRestartBudgetExhausted: a plugin crashed or hung more often than
+	// its restart {} block allows (max_restarts within window).
+	ErrRestartBudgetExhausted = errors.New("plugin restart budget exhausted")
+
+	// ErrPluginNotFound: no executable at the path a handler or checkpoint
+	// block resolves to.
+	ErrPluginNotFound = errors.New("plugin binary not found")
+
+	// ErrPluginNotExecutable: the plugin file exists but cannot be run.
+	ErrPluginNotExecutable = errors.New("plugin binary is not executable")
+
+	// ErrChecksumMismatch: the plugin binary's sha256 differs from the
+	// sha256 attribute in config.hcl; it was not run.
+	ErrChecksumMismatch = errors.New("plugin binary sha256 does not match")
+
+	// ErrPluginStart: the plugin could not be started or failed the
+	// handshake (wrong kind, wrong protocol, not a kinesis-host plugin).
+	ErrPluginStart = errors.New("plugin failed to start")
+
+	// ErrPluginConfig: the plugin rejected its config {} block.
+	ErrPluginConfig = errors.New("plugin rejected its config")
+
+	// ErrKinesis: a Kinesis call failed in a way retrying cannot fix
+	// (access denied, invalid argument, KMS key disabled).
+	ErrKinesis = errors.New("kinesis call failed permanently")
+)

@@ -1,0 +1,332 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// Options are the parts of a Host that are not in config.hcl. The zero
+// value is ready to use.
+type Options struct {
+	// Logger receives the host's log and, under their names, the plugins'.
+	// Default: hclog at cfg.LogLevel on stderr.
+	Logger hclog.Logger
+	// Kinesis is the client the host reads with. Default: NewKinesisClient
+	// from the kinesis {} block. Tests pass host/kinesisfake here.
+	Kinesis KinesisAPI
+	// StatsInterval is how often throughput is logged; default 30s,
+	// negative disables.
+	StatsInterval time.Duration
+}
+
+// Stats are running totals since Run started.
+type Stats struct {
+	Records          int64 // records acknowledged by handlers
+	Batches          int64 // handler calls that returned
+	Redeliveries     int64 // batches delivered again after a crash or timeout
+	Retries          int64 // Kinesis calls retried
+	PluginRestarts   int   // plugin processes restarted
+	CheckpointWrites int64 // positions written
+	CheckpointRPCs   int64 // Set calls to checkpoint plugins
+}
+
+// Host runs the streams of one config.hcl. Create it with New, then Run.
+//
+// Lifecycle, as in nats.go's ConsumeContext: Drain stops fetching, lets
+// every in-flight batch finish (bounded by shutdown_timeout), writes the
+// final checkpoints and stops the plugins; Stop does the same without
+// waiting for in-flight batches (they are delivered again next time);
+// Closed is closed when Run has returned.
+type Host struct {
+	cfg  *Config
+	opts Options
+	log  hclog.Logger
+	api  KinesisAPI
+
+	handlers    map[string]*pluginProc
+	stores      map[string]*pluginProc
+	checkpoints map[string]*checkpointer
+
+	drainOnce, stopOnce, closeOnce sync.Once
+	drainCh, stopCh, closed        chan struct{}
+
+	mu      sync.Mutex
+	stopErr error
+
+	stats struct {
+		records, batches, retries, redeliveries atomic.Int64
+	}
+	latMu sync.Mutex
+	lat   []time.Duration
+}
+
+// New prepares a host; it starts nothing.
+func New(cfg *Config, opts Options) (*Host, error) {
+	if cfg == nil {
+		return nil, errors.New("host.New: nil config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(cfg.LogLevel)})
+	}
+	if opts.StatsInterval == 0 {
+		opts.StatsInterval = 30 * time.Second
+	}
+	h := &Host{
+		cfg: cfg, opts: opts, log: opts.Logger, api: opts.Kinesis,
+		handlers: map[string]*pluginProc{}, stores: map[string]*pluginProc{}, checkpoints: map[string]*checkpointer{},
+		drainCh: make(chan struct{}), stopCh: make(chan struct{}), closed: make(chan struct{}),
+	}
+	for _, s := range cfg.Streams {
+		if _, ok := h.handlers[s.Handler]; !ok {
+			b := cfg.Handlers[s.Handler]
+			if b == nil {
+				return nil, fmt.Errorf("stream %q names handler %q, which is not declared", s.Name, s.Handler)
+			}
+			h.handlers[s.Handler] = newPluginProc(b, cfg.App, cfg.Dir, h.log)
+		}
+		if _, ok := h.stores[s.Checkpoint]; !ok {
+			b := cfg.Checkpoints[s.Checkpoint]
+			if b == nil {
+				return nil, fmt.Errorf("stream %q names checkpoint %q, which is not declared", s.Name, s.Checkpoint)
+			}
+			p := newPluginProc(b, cfg.App, cfg.Dir, h.log)
+			h.stores[s.Checkpoint] = p
+			h.checkpoints[s.Checkpoint] = newCheckpointer(p, h.log.Named("checkpoint."+b.Name))
+		}
+	}
+	return h, nil
+}
+
+// Drain stops fetching and finishes in-flight batches, then Run writes the
+// final checkpoints, stops the plugins and returns. Safe to call many
+// times and from any goroutine.
+func (h *Host) Drain() { h.drainOnce.Do(func() { close(h.drainCh) }) }
+
+// Stop is Drain without waiting for in-flight batches: they are abandoned
+// unacknowledged and delivered again on the next run.
+func (h *Host) Stop() {
+	h.Drain()
+	h.stopOnce.Do(func() { close(h.stopCh) })
+}
+
+// Closed is closed when Run has returned.
+func (h *Host) Closed() <-chan struct{} { return h.closed }
+
+// requestStop ends the scan: cleanly for StopScan (err nil), or with err.
+func (h *Host) requestStop(err error) {
+	h.mu.Lock()
+	if h.stopErr == nil && err != nil {
+		h.stopErr = err
+	}
+	h.mu.Unlock()
+	h.Drain()
+}
+
+// Stats returns running totals.
+func (h *Host) Stats() Stats {
+	st := Stats{
+		Records: h.stats.records.Load(), Batches: h.stats.batches.Load(),
+		Redeliveries: h.stats.redeliveries.Load(), Retries: h.stats.retries.Load(),
+	}
+	for _, p := range h.handlers {
+		p.mu.Lock()
+		st.PluginRestarts += p.restarts
+		p.mu.Unlock()
+	}
+	for _, c := range h.checkpoints {
+		w, r := c.stats()
+		st.CheckpointWrites += w
+		st.CheckpointRPCs += r
+		c.proc.mu.Lock()
+		st.PluginRestarts += c.proc.restarts
+		c.proc.mu.Unlock()
+	}
+	return st
+}
+
+func (h *Host) observeLatency(d time.Duration) {
+	h.latMu.Lock()
+	if len(h.lat) < 100000 {
+		h.lat = append(h.lat, d)
+	}
+	h.latMu.Unlock()
+}
+
+// Run starts the plugins and consumes every stream until Drain, Stop, the
+// end of ctx (which drains), a handler's StopScan (returns nil) or a
+// failure (returns it: ErrHandlerFailed, ErrRestartBudgetExhausted,
+// ErrKinesis, plugin start and config errors). Run may be called once.
+func (h *Host) Run(ctx context.Context) (err error) {
+	defer h.closeOnce.Do(func() { close(h.closed) })
+	defer h.stopPlugins()
+
+	go func() {
+		select {
+		case <-ctx.Done():
+			h.Drain()
+		case <-h.closed:
+		}
+	}()
+
+	if h.api == nil {
+		client, err := NewKinesisClient(ctx, h.cfg.Kinesis)
+		if err != nil {
+			return err
+		}
+		h.api = client
+	}
+
+	// Start every plugin now, so that a bad binary or a bad config fails
+	// fast instead of on the first batch.
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelStart()
+	for _, p := range h.sortedProcs() {
+		if _, err := p.get(startCtx); err != nil {
+			return err
+		}
+	}
+
+	// fetch ends at Drain; deliver ends at Stop or shutdown_timeout after
+	// Drain; the checkpoint writers live until the final flush.
+	fetch, cancelFetch := context.WithCancel(context.Background())
+	deliver, cancelDeliver := context.WithCancel(context.Background())
+	writers, cancelWriters := context.WithCancel(context.Background())
+	defer cancelFetch()
+	defer cancelDeliver()
+	defer cancelWriters()
+	go func() {
+		select {
+		case <-h.drainCh:
+		case <-h.closed:
+			return
+		}
+		h.log.Info("draining: no more fetching; finishing in-flight batches", "timeout", h.cfg.ShutdownTimeout)
+		cancelFetch()
+		select {
+		case <-h.stopCh:
+		case <-time.After(h.cfg.ShutdownTimeout):
+			h.log.Warn("shutdown_timeout reached; abandoning in-flight batches (they will be delivered again)")
+		case <-h.closed:
+		}
+		cancelDeliver()
+	}()
+	var wwg sync.WaitGroup
+	for _, c := range h.checkpoints {
+		wwg.Add(1)
+		go func() { defer wwg.Done(); c.run(writers) }()
+	}
+	if h.opts.StatsInterval > 0 {
+		go h.logStats(fetch)
+	}
+
+	var swg sync.WaitGroup
+	for _, s := range h.cfg.Streams {
+		r := &streamRunner{h: h, cfg: s, api: h.api, handler: h.handlers[s.Handler], cp: h.checkpoints[s.Checkpoint],
+			log: h.log.Named("stream").With("stream", s.Name)}
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			if err := r.run(fetch, deliver); err != nil {
+				h.requestStop(err)
+			}
+		}()
+	}
+	h.log.Info("consuming", "streams", len(h.cfg.Streams), "app", h.cfg.App)
+	swg.Wait()
+
+	// Last chance for handlers to flush their own buffers, then the final
+	// checkpoints.
+	final, cancelFinal := context.WithTimeout(context.Background(), h.cfg.ShutdownTimeout)
+	defer cancelFinal()
+	for name, p := range h.handlers {
+		p.mu.Lock()
+		inst := p.cur
+		p.mu.Unlock()
+		if inst != nil {
+			if err := inst.raw.(*shared.HandlerClient).Shutdown(final); err != nil {
+				h.log.Warn("handler Shutdown failed", "handler", name, "error", err)
+			}
+		}
+	}
+	var flushErr error
+	for name, c := range h.checkpoints {
+		if err := c.Flush(final); err != nil {
+			h.log.Error("final checkpoints not all stored", "checkpoint", name, "error", err)
+			flushErr = errors.Join(flushErr, fmt.Errorf("checkpoint %q: final flush: %w", name, err))
+		}
+	}
+	cancelWriters()
+	wwg.Wait()
+	for name, c := range h.checkpoints {
+		c.proc.mu.Lock()
+		inst := c.proc.cur
+		c.proc.mu.Unlock()
+		if inst != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := inst.raw.(*shared.CheckpointClient).Close(cctx); err != nil {
+				h.log.Warn("checkpoint Close failed", "checkpoint", name, "error", err)
+			}
+			cancel()
+		}
+	}
+	st := h.Stats()
+	h.log.Info("stopped", "records", st.Records, "batches", st.Batches, "redeliveries", st.Redeliveries,
+		"plugin_restarts", st.PluginRestarts, "checkpoint_writes", st.CheckpointWrites)
+	h.mu.Lock()
+	err = h.stopErr
+	h.mu.Unlock()
+	if err == nil {
+		err = flushErr
+	}
+	return err
+}
+
+func (h *Host) sortedProcs() []*pluginProc {
+	var out []*pluginProc
+	for _, p := range h.stores {
+		out = append(out, p)
+	}
+	for _, p := range h.handlers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func (h *Host) stopPlugins() {
+	var wg sync.WaitGroup
+	for _, p := range h.sortedProcs() {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop(3 * time.Second) }()
+	}
+	wg.Wait()
+	plugin.CleanupClients()
+}
+
+func (h *Host) logStats(ctx context.Context) {
+	t := time.NewTicker(h.opts.StatsInterval)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			st := h.Stats()
+			rate := float64(st.Records-last) / h.opts.StatsInterval.Seconds()
+			last = st.Records
+			h.log.Info("throughput", "records_per_sec", fmt.Sprintf("%.0f", rate), "records", st.Records,
+				"redeliveries", st.Redeliveries, "plugin_restarts", st.PluginRestarts, "retries", st.Retries)
+		}
+	}
+}

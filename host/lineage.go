@@ -1,0 +1,94 @@
+package host
+
+import "sort"
+
+// ShardInfo is what the lineage logic needs to know about a shard.
+type ShardInfo struct {
+	ID             string
+	Parent         string // "" when none
+	AdjacentParent string // the second parent of a merge, "" otherwise
+}
+
+// Lineage decides when a shard may start: only after every parent that is
+// still in the stream has been read to its end. It is plain logic with no
+// I/O, driven by the stream runner:
+//
+//	Observe(shards)  after each ListShards (or ChildShards from GetRecords)
+//	Started(id)      when a worker for id is launched
+//	Finished(id)     when id has been read to its end (and SHARD_END stored)
+//	Ready()          the shards to launch now
+//
+// A parent that is no longer listed (trimmed past retention) does not block
+// its children: nothing of it can be read any more. A parent that is
+// listed but not finished does, which keeps per-key order across splits
+// and merges.
+type Lineage struct {
+	shards   map[string]ShardInfo
+	started  map[string]bool
+	finished map[string]bool
+}
+
+// NewLineage returns empty lineage state.
+func NewLineage() *Lineage {
+	return &Lineage{shards: map[string]ShardInfo{}, started: map[string]bool{}, finished: map[string]bool{}}
+}
+
+// Observe records shards seen in a listing. Shards already known keep
+// their state. Shards missing from a later listing are kept (a listing
+// filtered or paged differently must not forget a running shard).
+func (l *Lineage) Observe(shards []ShardInfo) {
+	for _, s := range shards {
+		if _, ok := l.shards[s.ID]; !ok {
+			l.shards[s.ID] = s
+		}
+	}
+}
+
+// Forget drops a shard that was trimmed from the stream; its children no
+// longer wait for it.
+func (l *Lineage) Forget(id string) { delete(l.shards, id) }
+
+// Started marks id as launched.
+func (l *Lineage) Started(id string) { l.started[id] = true }
+
+// Finished marks id as read to its end.
+func (l *Lineage) Finished(id string) { l.finished[id] = true }
+
+// IsFinished reports whether id was read to its end.
+func (l *Lineage) IsFinished(id string) bool { return l.finished[id] }
+
+// Ready returns, sorted, the shards that are known, not started and whose
+// known parents have all finished.
+func (l *Lineage) Ready() []string {
+	var out []string
+	for id, s := range l.shards {
+		if l.started[id] || l.finished[id] {
+			continue
+		}
+		if l.blocks(s.Parent) || l.blocks(s.AdjacentParent) {
+			continue
+		}
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *Lineage) blocks(parent string) bool {
+	if parent == "" {
+		return false
+	}
+	_, known := l.shards[parent]
+	return known && !l.finished[parent]
+}
+
+// Pending returns the number of known shards not yet finished.
+func (l *Lineage) Pending() int {
+	n := 0
+	for id := range l.shards {
+		if !l.finished[id] {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,297 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// minCallGap keeps a shard reader under Kinesis's limit of 5 GetRecords
+// calls per second per shard.
+const minCallGap = 200 * time.Millisecond
+
+// getRecordsTimeout bounds one GetRecords call (a stuck connection is then
+// retried like any transient failure, with the same iterator).
+const getRecordsTimeout = 30 * time.Second
+
+// shardResult is how a shard worker ended.
+type shardResult struct {
+	id       string
+	ended    bool               // read to its end; SHARD_END stored
+	stop     bool               // the handler asked to stop the whole scan
+	children []types.ChildShard // from the last GetRecords, when the API sent them
+	err      error              // a failure that stops the scan
+}
+
+// shardWorker reads one shard in order and delivers it to the stream's
+// handler, one batch in flight, advancing the checkpoint only to what the
+// handler acknowledged.
+type shardWorker struct {
+	s   *streamRunner
+	id  string
+	key shared.CheckpointKey
+	log hclog.Logger
+
+	lastCall time.Time
+	lastRead string // sequence number of the last record delivered in full
+}
+
+// run reads the shard until it ends, the host drains (fetch ctx done), or
+// something fails. In-flight delivery uses deliver ctx, which outlives
+// fetch ctx by the shutdown timeout.
+func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
+	res := shardResult{id: w.id}
+	cp, found, err := w.s.cp.Get(fetch, w.key)
+	if err != nil {
+		if fetch.Err() == nil {
+			res.err = fmt.Errorf("shard %s: read checkpoint: %w", w.id, err)
+		}
+		return res
+	}
+	if found && cp.ShardEnd {
+		w.log.Debug("shard already read to its end (SHARD_END checkpoint)")
+		res.ended = true
+		return res
+	}
+	start := w.s.initialPosition()
+	if found {
+		start = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: cp.SequenceNumber}
+		w.log.Info("shard starting after its checkpoint", "sequence", cp.SequenceNumber)
+	} else {
+		w.log.Info("shard starting with no checkpoint", "position", string(start.typ))
+	}
+	iter, err := w.iterator(fetch, start)
+	if err != nil {
+		if fetch.Err() == nil {
+			res.err = err
+		}
+		return res
+	}
+	limit := w.s.cfg.MaxRecords
+	for attempt := 1; ; {
+		if fetch.Err() != nil {
+			return res
+		}
+		if gap := time.Since(w.lastCall); gap < minCallGap {
+			if sleepCtx(fetch, minCallGap-gap) != nil {
+				return res
+			}
+		}
+		w.lastCall = time.Now()
+		cctx, cancel := context.WithTimeout(fetch, getRecordsTimeout)
+		out, err := w.s.api.GetRecords(cctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})
+		cancel()
+		if err != nil {
+			if fetch.Err() != nil {
+				return res
+			}
+			switch classify(err) {
+			case errExpired:
+				w.log.Info("shard iterator expired; renewing from the last record read", "after", w.lastRead)
+				pos := start
+				if w.lastRead != "" {
+					pos = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: w.lastRead}
+				}
+				if iter, err = w.iterator(fetch, pos); err != nil {
+					if fetch.Err() == nil {
+						res.err = err
+					}
+					return res
+				}
+				continue
+			case errRetry:
+				d := retryBackoff(attempt)
+				w.s.h.stats.retries.Add(1)
+				w.log.Warn("GetRecords failed; retrying with the same iterator", "attempt", attempt, "retry_in", d, "error", err)
+				attempt++
+				if sleepCtx(fetch, d) != nil {
+					return res
+				}
+				continue
+			default:
+				res.err = fmt.Errorf("%w: GetRecords on shard %s: %v", ErrKinesis, w.id, err)
+				return res
+			}
+		}
+		attempt = 1
+		recs := toWire(out.Records)
+		if len(recs) > 0 {
+			behind := int64(0)
+			if out.MillisBehindLatest != nil {
+				behind = *out.MillisBehindLatest
+			}
+			stop, err := w.deliverPage(deliver, recs, behind)
+			if err != nil || stop {
+				res.err, res.stop = err, stop && err == nil && deliver.Err() == nil
+				return res
+			}
+			w.lastRead = recs[len(recs)-1].SequenceNumber
+		}
+		if out.NextShardIterator == nil {
+			// The shard is closed and read to its end: record it durably
+			// before its children may start.
+			if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
+				if deliver.Err() == nil {
+					res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
+				}
+				return res
+			}
+			w.log.Info("shard read to its end; SHARD_END stored", "children", len(out.ChildShards))
+			res.ended = true
+			res.children = out.ChildShards
+			return res
+		}
+		iter = out.NextShardIterator
+		caughtUp := len(out.Records) < int(limit) && (out.MillisBehindLatest == nil || *out.MillisBehindLatest == 0)
+		if caughtUp {
+			if sleepCtx(fetch, w.s.cfg.PollInterval) != nil {
+				return res
+			}
+		}
+	}
+}
+
+// deliverPage sends one GetRecords page to the handler in batches capped by
+// count and bytes. It returns when every record is done, the scan must
+// stop, or deliver ctx ends (then the rest is simply not acknowledged).
+func (w *shardWorker) deliverPage(ctx context.Context, recs []shared.Record, behind int64) (stop bool, err error) {
+	for len(recs) > 0 {
+		n := cutBatch(recs, w.s.cfg.BatchMaxRecords, w.s.cfg.BatchMaxBytes)
+		batch := recs[:n]
+		done, stop, err := w.deliverBatch(ctx, batch, behind)
+		if err != nil || stop {
+			return stop, err
+		}
+		if done < n { // ctx ended
+			return true, nil
+		}
+		recs = recs[n:]
+	}
+	return false, nil
+}
+
+// deliverBatch delivers batch until the handler has acknowledged all of it,
+// redelivering the unacknowledged part after crashes, timeouts and partial
+// acknowledgements. It returns how many records are done.
+func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, behind int64) (done int, stop bool, err error) {
+	proc := w.s.handler
+	for attempt := 1; done < len(batch); attempt++ {
+		if ctx.Err() != nil {
+			return done, false, nil
+		}
+		inst, err := proc.get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return done, false, nil
+			}
+			return done, false, fmt.Errorf("stream %s: handler %q: %w", w.s.cfg.Name, proc.block.Name, err)
+		}
+		rest := batch[done:]
+		req := &shared.BatchRequest{Stream: w.s.cfg.Name, ShardID: w.id, Records: rest, MillisBehindLatest: behind, Attempt: attempt}
+		cctx, cancel := context.WithTimeout(ctx, proc.block.CallTimeout)
+		t0 := time.Now()
+		resp, err := inst.raw.(*shared.HandlerClient).HandleBatch(cctx, req)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return done, false, nil // draining past the deadline: not acknowledged
+			}
+			reason := err
+			if errors.Is(err, context.DeadlineExceeded) {
+				reason = fmt.Errorf("call_timeout (%s) exceeded; the plugin is killed: %w", proc.block.CallTimeout, err)
+			}
+			w.log.Warn("batch not acknowledged; it will be delivered again", "records", len(rest), "attempt", attempt, "reason", reason.Error())
+			w.s.h.stats.redeliveries.Add(1)
+			proc.fail(inst, reason)
+			continue
+		}
+		proc.healthy(inst)
+		w.s.h.stats.batches.Add(1)
+		w.s.h.observeLatency(time.Since(t0))
+		out := decideBatch(rest, resp)
+		if out.checkpoint != nil {
+			w.s.cp.Set(w.key, *out.checkpoint)
+		}
+		done += out.done
+		w.s.h.stats.records.Add(int64(out.done))
+		if out.fail != nil {
+			return done, false, fmt.Errorf("%w: stream %s shard %s record %s: %v", ErrHandlerFailed,
+				w.s.cfg.Name, w.id, rest[out.done].SequenceNumber, shared.FromWire(out.fail))
+		}
+		if out.stop {
+			w.log.Info("handler asked to stop the scan (StopScan)", "after", rest[max(out.done-1, 0)].SequenceNumber)
+			return done, true, nil
+		}
+		if out.done < len(rest) {
+			w.log.Debug("handler acknowledged part of the batch; delivering the rest again", "acked", out.done, "of", len(rest))
+			if sleepCtx(ctx, 100*time.Millisecond) != nil {
+				return done, false, nil
+			}
+		}
+	}
+	return done, false, nil
+}
+
+// iteratorPosition is where to (re)start reading a shard.
+type iteratorPosition struct {
+	typ types.ShardIteratorType
+	seq string
+	ts  time.Time
+}
+
+// iterator gets a shard iterator, retrying transient failures. A
+// checkpoint the stream no longer holds (older than retention) restarts at
+// the trim horizon, logged as an error: nothing newer is skipped.
+func (w *shardWorker) iterator(ctx context.Context, pos iteratorPosition) (*string, error) {
+	for attempt := 1; ; attempt++ {
+		in := &kinesis.GetShardIteratorInput{StreamName: aws.String(w.s.cfg.Name), ShardId: aws.String(w.id), ShardIteratorType: pos.typ}
+		switch pos.typ {
+		case types.ShardIteratorTypeAfterSequenceNumber, types.ShardIteratorTypeAtSequenceNumber:
+			in.StartingSequenceNumber = aws.String(pos.seq)
+		case types.ShardIteratorTypeAtTimestamp:
+			in.Timestamp = aws.Time(pos.ts)
+		}
+		out, err := w.s.api.GetShardIterator(ctx, in)
+		if err == nil {
+			return out.ShardIterator, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if pos.seq != "" && isExpiredCheckpoint(err) {
+			w.log.Error("checkpoint is no longer in the stream (older than its retention, or the stream was re-created); restarting the shard at TRIM_HORIZON: records between the checkpoint and the trim horizon are gone",
+				"sequence", pos.seq, "error", err)
+			pos = iteratorPosition{typ: types.ShardIteratorTypeTrimHorizon}
+			continue
+		}
+		if classify(err) == errFatal {
+			return nil, fmt.Errorf("%w: GetShardIterator on shard %s: %v", ErrKinesis, w.id, err)
+		}
+		d := retryBackoff(attempt)
+		w.log.Warn("GetShardIterator failed; retrying", "attempt", attempt, "retry_in", d, "error", err)
+		if err := sleepCtx(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// toWire converts SDK records without copying their data.
+func toWire(in []types.Record) []shared.Record {
+	out := make([]shared.Record, len(in))
+	for i := range in {
+		r := &in[i]
+		out[i] = shared.Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber)}
+		if r.ApproximateArrivalTimestamp != nil {
+			out[i].ApproximateArrivalTimestamp = *r.ApproximateArrivalTimestamp
+		}
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/kinesis-host/kinesis-host/shared"
+)
+
+// streamRunner consumes one stream: it lists shards, starts a worker per
+// shard once the shard's parents are done (Lineage), finds new shards by
+// periodic listing and by the ChildShards a closed shard reports, and
+// stops every worker when the host drains or a worker fails.
+type streamRunner struct {
+	h       *Host
+	cfg     *StreamConfig
+	api     KinesisAPI
+	handler *pluginProc
+	cp      *checkpointer
+	log     hclog.Logger
+}
+
+func (s *streamRunner) initialPosition() iteratorPosition {
+	switch s.cfg.StartPosition {
+	case "TRIM_HORIZON":
+		return iteratorPosition{typ: types.ShardIteratorTypeTrimHorizon}
+	case "AT_TIMESTAMP":
+		return iteratorPosition{typ: types.ShardIteratorTypeAtTimestamp, ts: s.cfg.StartTimestamp}
+	}
+	return iteratorPosition{typ: types.ShardIteratorTypeLatest}
+}
+
+// run returns when fetch ends (after every worker returned) or a worker
+// fails. stopScan is called when a handler asked to stop the whole scan.
+func (s *streamRunner) run(fetch, deliver context.Context) error {
+	lin := NewLineage()
+	results := make(chan shardResult)
+	var wg sync.WaitGroup
+	running := 0
+	var firstErr error
+
+	// A failure or StopScan in one shard ends this stream's other shards
+	// too (they finish their in-flight batch and checkpoint it).
+	fetch, cancel := context.WithCancel(fetch)
+	defer cancel()
+
+	launch := func() {
+		for _, id := range lin.Ready() {
+			lin.Started(id)
+			running++
+			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
+				key: shared.CheckpointKey{App: s.h.cfg.App, Stream: s.cfg.Name, ShardID: id}}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- w.run(fetch, deliver)
+			}()
+		}
+	}
+	list := func() {
+		shards, err := s.listShards(fetch)
+		if err != nil {
+			return
+		}
+		lin.Observe(shards)
+		launch()
+	}
+	list()
+	tick := time.NewTicker(s.cfg.ShardSyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-results:
+			running--
+			switch {
+			case r.err != nil:
+				if firstErr == nil {
+					firstErr = r.err
+					s.log.Error("shard failed; stopping the stream", "shard", r.id, "error", r.err)
+				}
+				cancel()
+			case r.ended:
+				lin.Finished(r.id)
+				var kids []ShardInfo
+				for _, c := range r.children {
+					ki := ShardInfo{ID: aws.ToString(c.ShardId)}
+					if len(c.ParentShards) > 0 {
+						ki.Parent = c.ParentShards[0]
+					}
+					if len(c.ParentShards) > 1 {
+						ki.AdjacentParent = c.ParentShards[1]
+					}
+					kids = append(kids, ki)
+				}
+				lin.Observe(kids)
+				if fetch.Err() == nil {
+					launch()
+				}
+			case r.stop:
+				if fetch.Err() == nil {
+					s.h.requestStop(nil)
+				}
+			}
+			if running == 0 && fetch.Err() != nil {
+				wg.Wait()
+				return firstErr
+			}
+		case <-tick.C:
+			list()
+		case <-fetch.Done():
+			if running == 0 {
+				wg.Wait()
+				return firstErr
+			}
+			// keep collecting results until every worker has returned
+			for running > 0 {
+				r := <-results
+				running--
+				if r.err != nil && firstErr == nil && !errors.Is(r.err, context.Canceled) {
+					firstErr = r.err
+				}
+			}
+			wg.Wait()
+			return firstErr
+		}
+	}
+}
+
+// listShards pages through the stream's shards, retrying transient
+// failures (including a stream that does not exist yet) until fetch ends.
+func (s *streamRunner) listShards(ctx context.Context) ([]ShardInfo, error) {
+	for attempt := 1; ; attempt++ {
+		shards, err := listAllShards(ctx, s.api, s.cfg.Name, nil)
+		if err == nil {
+			out := make([]ShardInfo, len(shards))
+			for i, sh := range shards {
+				out[i] = ShardInfo{ID: aws.ToString(sh.ShardId), Parent: aws.ToString(sh.ParentShardId), AdjacentParent: aws.ToString(sh.AdjacentParentShardId)}
+			}
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var nf *types.ResourceNotFoundException
+		d := retryBackoff(attempt)
+		if errors.As(err, &nf) {
+			s.log.Warn("stream not found; waiting for it to be created", "retry_in", d)
+		} else if classify(err) == errFatal {
+			s.log.Error("ListShards failed; retrying", "retry_in", d, "error", err)
+		} else {
+			s.log.Warn("ListShards failed; retrying", "retry_in", d, "error", err)
+		}
+		if sleepCtx(ctx, d) != nil {
+			return nil, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,7 @@
+app = ""
+
+stream "orders" {
+  handler = "orders"
+}
+
+handler "orders" {}

@@ -1,0 +1,7 @@
+plugin_dir = "./plugins"
+
+stream "orders" {
+  handler = "orders"
+}
+
+handler "orders" {}

@@ -1,0 +1,7 @@
+app = "nohandler"
+
+stream "orders" {
+  checkpoint = "default"
+}
+
+handler "orders" {}

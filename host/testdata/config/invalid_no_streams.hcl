@@ -1,0 +1,3 @@
+app = "nostreams"
+
+handler "orders" {}

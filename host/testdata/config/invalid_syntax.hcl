@@ -1,0 +1,6 @@
+app = "syntax"
+
+stream "orders" {
+  handler = "h"
+
+handler "h" {}

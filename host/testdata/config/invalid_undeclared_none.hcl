@@ -1,0 +1,6 @@
+app = "refs"
+
+stream "orders" {
+  handler    = "orders"
+  checkpoint = "redis"
+}

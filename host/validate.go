@@ -1,0 +1,103 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// PluginReport describes one plugin binary as `kinesis-host plugins` and
+// `validate` see it.
+type PluginReport struct {
+	Kind       PluginKind
+	Name       string // block label
+	Path       string
+	SHA256     string
+	Protocol   int    // negotiated protocol version, 0 when it did not start
+	SDKVersion string // the sdk the plugin was built with
+	Err        error
+}
+
+// Validate runs every check short of consuming: each handler and
+// checkpoint block's binary is resolved, verified (sha256), started, and
+// sent its config {} with ValidateOnly set. Problems come back as
+// diagnostics pointing at the block or the config attribute at fault.
+func Validate(ctx context.Context, cfg *Config, log hclog.Logger) (hcl.Diagnostics, []PluginReport) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	var diags hcl.Diagnostics
+	var reports []PluginReport
+	for _, b := range sortedBlocks(cfg) {
+		rep := PluginReport{Kind: b.Kind, Name: b.Name, Path: b.Path}
+		rep.SHA256, _ = fileSHA256(b.Path)
+		p := newPluginProc(b, cfg.App, cfg.Dir, log)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		inst, err := p.start(cctx, true)
+		cancel()
+		if err == nil {
+			rep.Protocol = inst.client.NegotiatedVersion()
+			rep.SDKVersion = inst.info.SDKVersion
+			stopClient(inst.client, 3*time.Second)
+		}
+		rep.Err = err
+		reports = append(reports, rep)
+		if err != nil {
+			diags = append(diags, pluginDiag(b, err))
+		}
+	}
+	return diags, reports
+}
+
+func pluginDiag(b *PluginBlock, err error) *hcl.Diagnostic {
+	var ce *PluginConfigError
+	if errors.As(err, &ce) {
+		return b.DiagForField(ce.Field(), fmt.Sprintf("Invalid %s plugin config", b.Kind), ce.Err.Error())
+	}
+	rng := b.PluginRange
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Unusable %s plugin", b.Kind),
+		Detail:   err.Error(),
+		Subject:  &rng,
+	}
+}
+
+// sortedBlocks lists the handler and checkpoint blocks streams use.
+func sortedBlocks(cfg *Config) []*PluginBlock {
+	seen := map[*PluginBlock]bool{}
+	var out []*PluginBlock
+	add := func(b *PluginBlock) {
+		if b != nil && !seen[b] {
+			seen[b] = true
+			out = append(out, b)
+		}
+	}
+	for _, s := range cfg.Streams {
+		add(cfg.Checkpoints[s.Checkpoint])
+		add(cfg.Handlers[s.Handler])
+	}
+	var rest []*PluginBlock
+	for _, b := range cfg.Handlers {
+		if !seen[b] {
+			rest = append(rest, b)
+		}
+	}
+	for _, b := range cfg.Checkpoints {
+		if !seen[b] && !b.Implicit {
+			rest = append(rest, b)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool {
+		return rest[i].Kind+PluginKind(rest[i].Name) < rest[j].Kind+PluginKind(rest[j].Name)
+	})
+	for _, b := range rest {
+		add(b)
+	}
+	return out
+}
