@@ -48,7 +48,7 @@ import (
 const DefaultCheckpointName = "default"
 
 // cfgDefaults is the default of every optional setting, and the only place
-// defaults are defined: newConfig, newStreamConfig and newPluginBlock copy
+// defaults are defined: cfgNewConfig, cfgNewStream and cfgNewPluginBlock copy
 // them, and the loader overwrites a default only when the file sets the
 // attribute to a valid, non-null value.
 var cfgDefaults = struct {
@@ -321,7 +321,7 @@ type RestartPolicy struct {
 	OnExhausted string
 }
 
-func newConfig(dir string) *Config {
+func cfgNewConfig(dir string) *Config {
 	return &Config{
 		Dir:             dir,
 		PluginDir:       filepath.Join(dir, cfgDefaults.PluginDir),
@@ -332,7 +332,7 @@ func newConfig(dir string) *Config {
 	}
 }
 
-func newStreamConfig(name string) *StreamConfig {
+func cfgNewStream(name string) *StreamConfig {
 	return &StreamConfig{
 		Name:              name,
 		Checkpoint:        DefaultCheckpointName,
@@ -345,7 +345,7 @@ func newStreamConfig(name string) *StreamConfig {
 	}
 }
 
-func newPluginBlock(kind PluginKind, name, pluginDir string) *PluginBlock {
+func cfgNewPluginBlock(kind PluginKind, name, pluginDir string) *PluginBlock {
 	p := &PluginBlock{
 		Kind:        kind,
 		Name:        name,
@@ -358,16 +358,16 @@ func newPluginBlock(kind PluginKind, name, pluginDir string) *PluginBlock {
 	if kind == KindCheckpoint {
 		p.CallTimeout = cfgDefaults.CheckpointCallTimeout
 	}
-	p.Path = pluginExecutablePath(pluginDir, kind, p.Plugin)
+	p.Path = cfgPluginPath(pluginDir, kind, p.Plugin)
 	return p
 }
 
-// newImplicitCheckpoint returns the DefaultCheckpointName checkpoint used
+// cfgNewImplicitCheckpoint returns the DefaultCheckpointName checkpoint used
 // when the file declares none; rng is the first stream using it.
-func newImplicitCheckpoint(cfg *Config, rng hcl.Range) *PluginBlock {
-	p := newPluginBlock(KindCheckpoint, DefaultCheckpointName, cfg.PluginDir)
+func cfgNewImplicitCheckpoint(cfg *Config, rng hcl.Range) *PluginBlock {
+	p := cfgNewPluginBlock(KindCheckpoint, DefaultCheckpointName, cfg.PluginDir)
 	p.Plugin = cfgDefaults.ImplicitCheckpointPlugin
-	p.Path = pluginExecutablePath(cfg.PluginDir, KindCheckpoint, p.Plugin)
+	p.Path = cfgPluginPath(cfg.PluginDir, KindCheckpoint, p.Plugin)
 	p.Config, _ = json.Marshal(map[string]string{
 		"path": filepath.Join(cfg.Dir, cfgDefaults.ImplicitCheckpointPath),
 	})
@@ -376,7 +376,7 @@ func newImplicitCheckpoint(cfg *Config, rng hcl.Range) *PluginBlock {
 	return p
 }
 
-func pluginExecutablePath(pluginDir string, kind PluginKind, plugin string) string {
+func cfgPluginPath(pluginDir string, kind PluginKind, plugin string) string {
 	return filepath.Join(pluginDir, "kinesis-"+string(kind)+"-"+plugin)
 }
 
@@ -431,7 +431,7 @@ func ParseConfig(src []byte, filename, dir string) (*Config, map[string]*hcl.Fil
 		})
 	}
 
-	l := &configLoader{ctx: newConfigEvalContext(), dir: absDir}
+	l := &configLoader{ctx: cfgNewEvalContext(), dir: absDir}
 	cfg := l.load(file.Body)
 	diags = append(diags, l.diags...)
 	for _, d := range diags {
@@ -441,7 +441,7 @@ func ParseConfig(src []byte, filename, dir string) (*Config, map[string]*hcl.Fil
 			d.Detail = strings.TrimSpace(d.Detail[:i]) + "."
 		}
 	}
-	sortDiagnostics(diags)
+	cfgSortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, files, diags
 	}
@@ -460,9 +460,9 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 	return hcl.NewDiagnosticTextWriter(w, files, 100, color).WriteDiagnostics(diags)
 }
 
-// sortDiagnostics orders diags by position (file, then offset); diagnostics
+// cfgSortDiagnostics orders diags by position (file, then offset); diagnostics
 // without a position come first. The sort is stable.
-func sortDiagnostics(diags hcl.Diagnostics) {
+func cfgSortDiagnostics(diags hcl.Diagnostics) {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i].Subject, diags[j].Subject
 		switch {
@@ -476,9 +476,9 @@ func sortDiagnostics(diags hcl.Diagnostics) {
 	})
 }
 
-// newConfigEvalContext returns the evaluation context for config files:
+// cfgNewEvalContext returns the evaluation context for config files:
 // no variables, one function, env(name [, default]).
-func newConfigEvalContext() *hcl.EvalContext {
+func cfgNewEvalContext() *hcl.EvalContext {
 	return &hcl.EvalContext{
 		Functions: map[string]function.Function{"env": cfgEnvFunc},
 	}
@@ -624,7 +624,7 @@ func (l *configLoader) warnf(rng hcl.Range, summary, format string, args ...any)
 
 func (l *configLoader) load(body hcl.Body) *Config {
 	c := l.content(body, cfgFileSchema)
-	cfg := newConfig(l.dir)
+	cfg := cfgNewConfig(l.dir)
 	missing := body.MissingItemRange()
 
 	switch app, st := l.str(c.attrs["app"]); {
@@ -643,7 +643,7 @@ func (l *configLoader) load(body hcl.Body) *Config {
 				`plugin_dir must not be empty; remove it to use the default "./%s", or give a directory (relative paths resolve against the config file's directory).`,
 				filepath.ToSlash(cfgDefaults.PluginDir))
 		} else {
-			cfg.PluginDir = resolveConfigPath(l.dir, p)
+			cfg.PluginDir = cfgResolvePath(l.dir, p)
 		}
 	}
 	if v, st := l.enum(c.attrs["log_level"], cfgLogLevels); st == cfgSet {
@@ -698,7 +698,7 @@ func (l *configLoader) load(body hcl.Body) *Config {
 			continue
 		}
 		if s.Checkpoint == DefaultCheckpointName {
-			cfg.Checkpoints[DefaultCheckpointName] = newImplicitCheckpoint(cfg, s.DefRange)
+			cfg.Checkpoints[DefaultCheckpointName] = cfgNewImplicitCheckpoint(cfg, s.DefRange)
 			usedCheckpoints[DefaultCheckpointName] = true
 			continue
 		}
@@ -725,7 +725,7 @@ func (l *configLoader) load(body hcl.Body) *Config {
 func (l *configLoader) undeclared(kind PluginKind, name string, rng hcl.Range, declared []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "No %s block labeled %q is declared.", kind, name)
-	if s := closestConfigName(name, declared); s != "" {
+	if s := cfgClosestName(name, declared); s != "" {
 		fmt.Fprintf(&b, " Did you mean %q?", s)
 	}
 	if len(declared) == 0 {
@@ -766,7 +766,7 @@ func (l *configLoader) pluginBlocks(kind PluginKind, blocks hcl.Blocks, pluginDi
 
 func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir string) *PluginBlock {
 	c := l.content(b.Body, cfgPluginSchema)
-	p := newPluginBlock(kind, b.Labels[0], pluginDir)
+	p := cfgNewPluginBlock(kind, b.Labels[0], pluginDir)
 	p.DefRange, p.PluginRange, p.ConfigRange = b.DefRange, b.DefRange, b.DefRange
 
 	pluginAttr, pathAttr := c.attrs["plugin"], c.attrs["path"]
@@ -777,16 +777,16 @@ func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir stri
 		if !cfgPluginNameRE.MatchString(plugin) {
 			l.errorf(pluginAttr.Range, "Invalid plugin name",
 				"Plugin names may contain only lower-case letters, digits, \"_\" and \"-\" (the executable is %s); got %q.",
-				filepath.ToSlash(pluginExecutablePath("<plugin_dir>", kind, "<plugin>")), plugin)
+				filepath.ToSlash(cfgPluginPath("<plugin_dir>", kind, "<plugin>")), plugin)
 		}
 	}
 	switch path, pathSt := l.str(pathAttr); {
 	case pathSt == cfgSet && path == "":
 		l.errorf(pathAttr.Range, "Invalid path",
 			"path must not be empty; give the plugin executable's path (relative paths resolve against the config file's directory), or remove path to use %s.",
-			filepath.ToSlash(pluginExecutablePath("<plugin_dir>", kind, "<plugin>")))
+			filepath.ToSlash(cfgPluginPath("<plugin_dir>", kind, "<plugin>")))
 	case pathSt == cfgSet:
-		p.Path = resolveConfigPath(l.dir, path)
+		p.Path = cfgResolvePath(l.dir, path)
 		p.PluginRange = pathAttr.Range
 	case pathSt == cfgUnset && pluginSt == cfgUnset && !cfgPluginNameRE.MatchString(p.Name):
 		rng := b.DefRange
@@ -795,9 +795,9 @@ func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir stri
 		}
 		l.errorf(rng, "Invalid plugin name",
 			"Without a plugin argument the label is the plugin name, and plugin names may contain only lower-case letters, digits, \"_\" and \"-\"; got %q. Add plugin = \"<name>\" (the executable is %s), or path = \"...\".",
-			p.Name, filepath.ToSlash(pluginExecutablePath("<plugin_dir>", kind, "<name>")))
+			p.Name, filepath.ToSlash(cfgPluginPath("<plugin_dir>", kind, "<name>")))
 	case pathSt == cfgUnset:
-		p.Path = pluginExecutablePath(pluginDir, kind, p.Plugin)
+		p.Path = cfgPluginPath(pluginDir, kind, p.Plugin)
 	}
 
 	if sum, st := l.str(c.attrs["sha256"]); st == cfgSet {
@@ -895,7 +895,7 @@ func (l *configLoader) kinesis(k *KinesisConfig, b *hcl.Block) {
 
 func (l *configLoader) stream(b *hcl.Block) *StreamConfig {
 	c := l.content(b.Body, cfgStreamSchema)
-	s := newStreamConfig(b.Labels[0])
+	s := cfgNewStream(b.Labels[0])
 	s.DefRange, s.HandlerRange, s.CheckpointRange = b.DefRange, b.DefRange, b.DefRange
 
 	if !cfgStreamNameRE.MatchString(s.Name) {
@@ -989,7 +989,7 @@ func (l *configLoader) pluginConfig(body hcl.Body, attrs map[string]hcl.Range) [
 			continue
 		}
 		var vb bytes.Buffer
-		if err := writeConfigJSON(&vb, v); err != nil {
+		if err := cfgWriteJSON(&vb, v); err != nil {
 			l.errorf(a.Range, "Invalid config value",
 				"The value of %q cannot be passed to the plugin: %v.", name, err)
 			continue
@@ -998,7 +998,7 @@ func (l *configLoader) pluginConfig(body hcl.Body, attrs map[string]hcl.Range) [
 			buf.WriteByte(',')
 		}
 		n++
-		writeJSONString(&buf, name)
+		cfgWriteJSONString(&buf, name)
 		buf.WriteByte(':')
 		buf.Write(vb.Bytes())
 	}
@@ -1006,8 +1006,8 @@ func (l *configLoader) pluginConfig(body hcl.Body, attrs map[string]hcl.Range) [
 	return buf.Bytes()
 }
 
-// writeConfigJSON writes v as JSON. Object and map keys come out sorted.
-func writeConfigJSON(buf *bytes.Buffer, v cty.Value) error {
+// cfgWriteJSON writes v as JSON. Object and map keys come out sorted.
+func cfgWriteJSON(buf *bytes.Buffer, v cty.Value) error {
 	v, _ = v.Unmark()
 	if !v.IsKnown() {
 		return fmt.Errorf("the value is not known")
@@ -1019,11 +1019,11 @@ func writeConfigJSON(buf *bytes.Buffer, v cty.Value) error {
 	ty := v.Type()
 	switch {
 	case ty == cty.String:
-		writeJSONString(buf, v.AsString())
+		cfgWriteJSONString(buf, v.AsString())
 	case ty == cty.Bool:
 		buf.WriteString(strconv.FormatBool(v.True()))
 	case ty == cty.Number:
-		s, err := formatConfigNumber(v.AsBigFloat())
+		s, err := cfgFormatNumber(v.AsBigFloat())
 		if err != nil {
 			return err
 		}
@@ -1036,7 +1036,7 @@ func writeConfigJSON(buf *bytes.Buffer, v cty.Value) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			if err := writeConfigJSON(buf, ev); err != nil {
+			if err := cfgWriteJSON(buf, ev); err != nil {
 				return err
 			}
 		}
@@ -1049,9 +1049,9 @@ func writeConfigJSON(buf *bytes.Buffer, v cty.Value) error {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			writeJSONString(buf, k.AsString())
+			cfgWriteJSONString(buf, k.AsString())
 			buf.WriteByte(':')
-			if err := writeConfigJSON(buf, ev); err != nil {
+			if err := cfgWriteJSON(buf, ev); err != nil {
 				return err
 			}
 		}
@@ -1062,10 +1062,10 @@ func writeConfigJSON(buf *bytes.Buffer, v cty.Value) error {
 	return nil
 }
 
-// formatConfigNumber formats f as a JSON number: exactly when it is a whole
+// cfgFormatNumber formats f as a JSON number: exactly when it is a whole
 // number that fits int64, otherwise as the nearest float64. It never formats
 // the big.Float itself, whose exponent can be huge.
-func formatConfigNumber(f *big.Float) (string, error) {
+func cfgFormatNumber(f *big.Float) (string, error) {
 	if f.IsInf() {
 		return "", fmt.Errorf("infinity cannot be represented in JSON")
 	}
@@ -1081,7 +1081,7 @@ func formatConfigNumber(f *big.Float) (string, error) {
 	return strconv.FormatFloat(x, 'g', -1, 64), nil
 }
 
-func writeJSONString(buf *bytes.Buffer, s string) {
+func cfgWriteJSONString(buf *bytes.Buffer, s string) {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)           // strings always encode
@@ -1122,9 +1122,10 @@ func (l *configLoader) str(a *hcl.Attribute) (string, cfgValueState) {
 		return "", st
 	}
 	if v.Type() == cty.Number {
-		s, err := formatConfigNumber(v.AsBigFloat())
+		s, err := cfgFormatNumber(v.AsBigFloat())
 		if err != nil {
-			l.typeError(a, "string")
+			l.errorf(a.Range, "Incorrect attribute value type",
+				"Inappropriate value for attribute %q: %v.", a.Name, err)
 			return "", cfgInvalid
 		}
 		return s, cfgSet
@@ -1149,7 +1150,7 @@ func (l *configLoader) enum(a *hcl.Attribute, allowed []string) (string, cfgValu
 		}
 	}
 	hint := ""
-	if c := closestConfigName(s, allowed); c != "" {
+	if c := cfgClosestName(s, allowed); c != "" {
 		hint = fmt.Sprintf(" Did you mean %q?", c)
 	}
 	l.errorf(a.Range, "Invalid "+a.Name, "%s must be one of %s; got %q.%s", a.Name, strings.Join(allowed, ", "), s, hint)
@@ -1194,19 +1195,19 @@ func (l *configLoader) integer(a *hcl.Attribute, min, max int64) (int64, cfgValu
 	}
 	f := nv.AsBigFloat()
 	if !f.IsInt() {
-		l.errorf(rng, "Invalid "+name, "%s must be a whole number between %d and %d; got %s.", name, min, max, describeConfigNumber(f))
+		l.errorf(rng, "Invalid "+name, "%s must be a whole number between %d and %d; got %s.", name, min, max, cfgDescribeNumber(f))
 		return 0, cfgInvalid
 	}
 	if f.Cmp(new(big.Float).SetInt64(min)) < 0 || f.Cmp(new(big.Float).SetInt64(max)) > 0 {
-		l.errorf(rng, "Invalid "+name, "%s must be between %d and %d; got %s.", name, min, max, describeConfigNumber(f))
+		l.errorf(rng, "Invalid "+name, "%s must be between %d and %d; got %s.", name, min, max, cfgDescribeNumber(f))
 		return 0, cfgInvalid
 	}
 	n, _ := f.Int64()
 	return n, cfgSet
 }
 
-func describeConfigNumber(f *big.Float) string {
-	if s, err := formatConfigNumber(f); err == nil {
+func cfgDescribeNumber(f *big.Float) string {
+	if s, err := cfgFormatNumber(f); err == nil {
 		return s
 	}
 	return "a number too large to use"
@@ -1224,7 +1225,7 @@ func (l *configLoader) size(a *hcl.Attribute, min, max int64) (int64, cfgValueSt
 	var got string
 	if v.Type() == cty.Number {
 		f := v.AsBigFloat()
-		got = describeConfigNumber(f)
+		got = cfgDescribeNumber(f)
 		if !f.IsInt() {
 			l.errorf(rng, "Invalid "+name, "%s must be a whole number of bytes or a size such as \"4MiB\"; got %s.", name, got)
 			return 0, cfgInvalid
@@ -1241,14 +1242,14 @@ func (l *configLoader) size(a *hcl.Attribute, min, max int64) (int64, cfgValueSt
 		}
 		got = strconv.Quote(s)
 		var err error
-		if n, err = parseConfigSize(s); err != nil {
+		if n, err = cfgParseSize(s); err != nil {
 			l.errorf(rng, "Invalid "+name,
 				`%s must be a size such as "4MiB", "512KiB" or "1MB" (units B, KB, KiB, MB, MiB, GB, GiB) or a number of bytes; got %s: %v.`, name, got, err)
 			return 0, cfgInvalid
 		}
 	}
 	if n < min || n > max {
-		l.errorf(rng, "Invalid "+name, "%s must be between %s and %s; got %s.", name, formatConfigSize(min), formatConfigSize(max), got)
+		l.errorf(rng, "Invalid "+name, "%s must be between %s and %s; got %s.", name, cfgFormatSize(min), cfgFormatSize(max), got)
 		return 0, cfgInvalid
 	}
 	return n, cfgSet
@@ -1261,8 +1262,8 @@ var cfgSizeUnits = map[string]int64{
 	"gb": 1000 * 1000 * 1000, "gib": 1 << 30,
 }
 
-// parseConfigSize parses "4MiB", "1.5 MB", "65536" and the like into bytes.
-func parseConfigSize(s string) (int64, error) {
+// cfgParseSize parses "4MiB", "1.5 MB", "65536" and the like into bytes.
+func cfgParseSize(s string) (int64, error) {
 	m := cfgSizeRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("not a size")
@@ -1285,8 +1286,8 @@ func parseConfigSize(s string) (int64, error) {
 	return num.Num().Int64(), nil
 }
 
-// formatConfigSize formats n bytes with the largest binary unit that divides it.
-func formatConfigSize(n int64) string {
+// cfgFormatSize formats n bytes with the largest binary unit that divides it.
+func cfgFormatSize(n int64) string {
 	switch {
 	case n != 0 && n%(1<<30) == 0:
 		return fmt.Sprintf("%dGiB", n>>30)
@@ -1314,24 +1315,24 @@ func (l *configLoader) timestamp(a *hcl.Attribute) (time.Time, cfgValueState) {
 	return t, cfgSet
 }
 
-// resolveConfigPath makes p absolute, relative to dir.
-func resolveConfigPath(dir, p string) string {
+// cfgResolvePath makes p absolute, relative to dir.
+func cfgResolvePath(dir, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
 }
 
-// closestConfigName returns the candidate closest to name (case-insensitive
+// cfgClosestName returns the candidate closest to name (case-insensitive
 // equality, or an edit distance of at most 2 and less than half of name's
 // length), or "" when none is close.
-func closestConfigName(name string, candidates []string) string {
+func cfgClosestName(name string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if strings.EqualFold(c, name) {
 			return c
 		}
-		d := configEditDistance(strings.ToLower(name), strings.ToLower(c))
+		d := cfgEditDistance(strings.ToLower(name), strings.ToLower(c))
 		if d < bestDist && d*2 < len([]rune(name)) {
 			best, bestDist = c, d
 		}
@@ -1339,8 +1340,8 @@ func closestConfigName(name string, candidates []string) string {
 	return best
 }
 
-// configEditDistance is the Levenshtein distance between a and b, in runes.
-func configEditDistance(a, b string) int {
+// cfgEditDistance is the Levenshtein distance between a and b, in runes.
+func cfgEditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	if len(ra) > 256 || len(rb) > 256 {
 		return math.MaxInt32 // not worth comparing; never "close"

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -775,8 +777,8 @@ func TestConfigTestdataCovered(t *testing.T) {
 		t.Fatalf("no testdata: %v", err)
 	}
 	for _, f := range files {
-		if !bytes.Contains(src, []byte(`file: "`+filepath.Base(f)+`"`)) &&
-			!bytes.Contains(src, []byte(`file:  "`+filepath.Base(f)+`"`)) {
+		re := regexp.MustCompile(`file:\s+"` + regexp.QuoteMeta(filepath.Base(f)) + `"`)
+		if !re.Match(src) {
 			t.Errorf("%s is not in a test table", f)
 		}
 	}
@@ -817,7 +819,7 @@ checkpoint "c" {}
 		t.Fatal("nil cfg")
 	}
 	if _, ok := files[p]; !ok {
-		t.Errorf("files keys: %v", slices.Collect(mapsKeys(files)))
+		t.Errorf("files keys: %v", slices.Collect(maps.Keys(files)))
 	}
 	wantPD := filepath.Join(filepath.Dir(dir), "shared", "plugins")
 	if cfg.PluginDir != wantPD {
@@ -832,16 +834,6 @@ checkpoint "c" {}
 	if got, want := string(cfg.Checkpoints[DefaultCheckpointName].Config),
 		mustConfigJSON(map[string]string{"path": filepath.Join(dir, "data", "checkpoints.db")}); got != want {
 		t.Errorf("implicit checkpoint config = %s, want %s", got, want)
-	}
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 
@@ -1001,9 +993,9 @@ func TestParseConfigSize(t *testing.T) {
 		{"", 0, false},
 		{"99999999999999999999999GiB", 1<<63 - 1, true}, // saturates; the range check rejects it
 	} {
-		got, err := parseConfigSize(tt.in)
+		got, err := cfgParseSize(tt.in)
 		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
-			t.Errorf("parseConfigSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("cfgParseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }
@@ -1020,8 +1012,8 @@ func TestClosestConfigName(t *testing.T) {
 		{"ab", []string{"cd"}, ""}, // distance 2 on a 2-letter name is not "close"
 		{"TRIM_HORIZONN", cfgStartPositions, "TRIM_HORIZON"},
 	} {
-		if got := closestConfigName(tt.name, tt.cands); got != tt.want {
-			t.Errorf("closestConfigName(%q) = %q, want %q", tt.name, got, tt.want)
+		if got := cfgClosestName(tt.name, tt.cands); got != tt.want {
+			t.Errorf("cfgClosestName(%q) = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

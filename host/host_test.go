@@ -1,0 +1,518 @@
+package host_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+
+	"github.com/kinesis-host/kinesis-host/checkpoint/file"
+	"github.com/kinesis-host/kinesis-host/host"
+	"github.com/kinesis-host/kinesis-host/host/kinesisfake"
+	"github.com/kinesis-host/kinesis-host/internal/testenv"
+	"github.com/kinesis-host/kinesis-host/sdk"
+)
+
+var bins testenv.Binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "host-test-bins-")
+	if err != nil {
+		panic(err)
+	}
+	bins, err = testenv.BuildBinaries(dir, "kinesis-handler-recorder", "kinesis-checkpoint-file")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// rig is one host run against the fake Kinesis with real plugin binaries.
+type rig struct {
+	t      *testing.T
+	fake   *kinesisfake.Fake
+	dir    string
+	out    string // deliveries file
+	cpPath string
+	h      *host.Host
+	done   chan error
+	logBuf *syncBuf
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newRig(t *testing.T, fake *kinesisfake.Fake) *rig {
+	dir := t.TempDir()
+	return &rig{t: t, fake: fake, dir: dir, out: filepath.Join(dir, "deliveries.jsonl"), cpPath: filepath.Join(dir, "cp.db")}
+}
+
+// start runs the host with a config whose handler is the recorder;
+// handlerExtra goes into the recorder's config {} block, streamExtra into
+// the stream block and blockExtra into the handler block.
+func (r *rig) start(streamExtra, handlerExtra, blockExtra string) {
+	r.t.Helper()
+	if !strings.Contains(streamExtra, "start_position") {
+		streamExtra += "\n  start_position = \"TRIM_HORIZON\""
+	}
+	src := fmt.Sprintf(`
+app        = "test"
+plugin_dir = %q
+shutdown_timeout = "10s"
+stream "s" {
+  handler        = "rec"
+  checkpoint     = "cp"
+  poll_interval  = "200ms"
+  %s
+}
+handler "rec" {
+  plugin = "recorder"
+  %s
+  config {
+    out = %q
+    %s
+  }
+}
+checkpoint "cp" {
+  plugin = "file"
+  config { path = %q }
+}
+`, bins.PluginDir, streamExtra, blockExtra, r.out, handlerExtra, r.cpPath)
+	cfg, files, diags := host.ParseConfig([]byte(src), "test.hcl", r.dir)
+	if diags.HasErrors() {
+		var b strings.Builder
+		_ = host.WriteDiagnostics(&b, files, diags)
+		r.t.Fatalf("config: %s", b.String())
+	}
+	r.logBuf = &syncBuf{}
+	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
+	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: r.fake, StatsInterval: -1})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.h = h
+	r.done = make(chan error, 1)
+	go func() { r.done <- h.Run(context.Background()) }()
+	r.t.Cleanup(func() {
+		h.Stop()
+		<-h.Closed()
+		if r.t.Failed() {
+			r.t.Logf("host log:\n%s", r.logBuf.String())
+		}
+	})
+}
+
+// wait returns Run's result, failing the test after d.
+func (r *rig) wait(d time.Duration) error {
+	r.t.Helper()
+	select {
+	case err := <-r.done:
+		return err
+	case <-time.After(d):
+		r.t.Fatalf("host did not stop within %s", d)
+		return nil
+	}
+}
+
+type delivery struct {
+	Shard, Seq, Data, Key string
+	Attempt, PID          int
+}
+
+func (r *rig) deliveries() []delivery {
+	f, err := os.Open(r.out)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []delivery
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var d delivery
+		if json.Unmarshal(sc.Bytes(), &d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// waitDistinct waits until n distinct records were delivered.
+func (r *rig) waitDistinct(n int, d time.Duration) []delivery {
+	r.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ds := r.deliveries()
+		seen := map[string]bool{}
+		for _, x := range ds {
+			seen[x.Shard+"/"+x.Seq] = true
+		}
+		if len(seen) >= n {
+			return ds
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("only %d of %d records delivered after %s", len(seen), n, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *rig) checkpoint(shard string) sdk.Checkpoint {
+	r.t.Helper()
+	st := file.New()
+	if err := st.Open(r.cpPath, 5*time.Second); err != nil {
+		r.t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	cp, _, err := st.Get(context.Background(), sdk.CheckpointKey{App: "test", Stream: "s", ShardID: shard})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return cp
+}
+
+// put writes n records round-robin over the stream's shards and returns
+// the last sequence number per shard.
+func put(t *testing.T, f *kinesisfake.Fake, n int, data func(i int) string) map[string]string {
+	t.Helper()
+	shards := f.Shards("s")
+	last := map[string]string{}
+	for i := 0; i < n; i++ {
+		sh := *shards[i%len(shards)].ShardId
+		if shards[i%len(shards)].SequenceNumberRange.EndingSequenceNumber != nil {
+			continue
+		}
+		seq, err := f.PutRecordToShard("s", sh, fmt.Sprintf("k%d", i%7), []byte(data(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last[sh] = seq
+	}
+	return last
+}
+
+func rname(i int) string { return fmt.Sprintf("r-%06d", i) }
+
+// checkOrder asserts that within each shard the first deliveries come in
+// increasing sequence order.
+func checkOrder(t *testing.T, ds []delivery) {
+	t.Helper()
+	lastSeq := map[string]string{}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		k := d.Shard + "/" + d.Seq
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if sdk.CompareSequence(d.Seq, lastSeq[d.Shard]) <= 0 {
+			t.Fatalf("shard %s: %s delivered after %s", d.Shard, d.Seq, lastSeq[d.Shard])
+		}
+		lastSeq[d.Shard] = d.Seq
+	}
+}
+
+func TestDeliveryOrderAndCheckpoints(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 4); err != nil {
+		t.Fatal(err)
+	}
+	last := put(t, f, 2000, rname)
+	r := newRig(t, f)
+	r.start(`batch_max_records = 100`, "", "")
+	ds := r.waitDistinct(2000, 30*time.Second)
+	r.h.Drain()
+	if err := r.wait(15 * time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	checkOrder(t, r.deliveries())
+	if len(ds) != 2000 {
+		t.Errorf("%d deliveries for 2000 records: no crash happened, so none may repeat", len(ds))
+	}
+	for sh, seq := range last {
+		if cp := r.checkpoint(sh); cp.SequenceNumber != seq {
+			t.Errorf("shard %s: checkpoint %q, want last sequence %q", sh, cp.SequenceNumber, seq)
+		}
+	}
+	st := r.h.Stats()
+	if st.Batches < 20 {
+		t.Errorf("%d handler calls for 2000 records with batch_max_records=100: batches are not capped", st.Batches)
+	}
+	if st.CheckpointRPCs >= st.Batches {
+		t.Logf("checkpoint RPCs %d vs batches %d (coalescing did not kick in, acceptable)", st.CheckpointRPCs, st.Batches)
+	}
+
+	// Restart: nothing old is delivered again; new records are.
+	before := len(r.deliveries())
+	put(t, f, 40, func(i int) string { return "new-" + rname(i) })
+	r2 := &rig{t: t, fake: f, dir: r.dir, out: r.out, cpPath: r.cpPath}
+	r2.start("", "", "")
+	ds = r2.waitDistinct(2040, 30*time.Second)
+	r2.h.Drain()
+	if err := r2.wait(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range r2.deliveries()[before:] {
+		if !strings.HasPrefix(d.Data, "new-") {
+			t.Fatalf("restart redelivered %s", d.Data)
+		}
+	}
+}
+
+func TestThrottlingExpiryAndDroppedConnections(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 4); err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, 1200, rname)
+	f.FailRatio(kinesisfake.OpGetRecords, 0.2, 1, kinesisfake.Throttle)
+	f.FailEvery(kinesisfake.OpGetRecords, 7, kinesisfake.ConnReset)
+	f.FailEvery(kinesisfake.OpGetRecords, 11, kinesisfake.Expired)
+	f.FailEvery(kinesisfake.OpGetRecords, 13, kinesisfake.Internal)
+	f.FailEvery(kinesisfake.OpGetShardIterator, 3, kinesisfake.Throttle)
+	r := newRig(t, f)
+	r.start(`max_records = 50`, "", "")
+	r.waitDistinct(1200, 60*time.Second)
+	r.h.Drain()
+	if err := r.wait(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ds := r.deliveries()
+	checkOrder(t, ds)
+	if len(ds) != 1200 {
+		t.Errorf("%d deliveries for 1200 records: throttles and expiries must not cause replays", len(ds))
+	}
+	if r.h.Stats().Retries == 0 {
+		t.Error("no retries counted")
+	}
+}
+
+// Seed scenario 5: at LATEST, a record written between the first iterator
+// and a throttled first read must still be delivered.
+func TestLatestThrottleLosesNothing(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	sh := *f.Shards("s")[0].ShardId
+	var once sync.Once
+	f.InjectFault(func(op string, in any) error {
+		var err error
+		if op == kinesisfake.OpGetRecords {
+			once.Do(func() {
+				_, _ = f.PutRecordToShard("s", sh, "k", []byte("between"))
+				err = kinesisfake.Throttle()
+			})
+		}
+		return err
+	})
+	r := newRig(t, f)
+	r.start(`start_position = "LATEST"`, "", "")
+	ds := r.waitDistinct(1, 20*time.Second)
+	if ds[0].Data != "between" {
+		t.Fatalf("got %+v", ds[0])
+	}
+	if n := f.Calls(kinesisfake.OpGetShardIterator); n != 1 {
+		t.Errorf("GetShardIterator called %d times: a throttle must reuse the iterator", n)
+	}
+}
+
+func TestPluginCrashAndHangRedeliver(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 2); err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, 400, func(i int) string {
+		switch i {
+		case 101:
+			return "crash"
+		case 250:
+			return "hang"
+		}
+		return rname(i)
+	})
+	r := newRig(t, f)
+	r.start(`batch_max_records = 20`, `exit_data = "crash"
+    hang_data = "hang"`, `call_timeout = "1s"
+  restart {
+    backoff = "50ms"
+    max_backoff = "200ms"
+  }`)
+	r.waitDistinct(400, 30*time.Second)
+	r.h.Drain()
+	if err := r.wait(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st := r.h.Stats()
+	if st.PluginRestarts < 2 || st.Redeliveries < 2 {
+		t.Errorf("stats %+v: want 2 restarts (a crash and a hang)", st)
+	}
+	checkOrder(t, r.deliveries())
+}
+
+func TestHandlerErrorStopsWithoutCheckpoint(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	sh := *f.Shards("s")[0].ShardId
+	var poisonSeq string
+	for i := 0; i < 30; i++ {
+		d := rname(i)
+		if i == 17 {
+			d = "poison"
+		}
+		seq, _ := f.PutRecordToShard("s", sh, "k", []byte(d))
+		if i == 17 {
+			poisonSeq = seq
+		}
+	}
+	r := newRig(t, f)
+	r.start("", `fail_data = "poison"`, "")
+	err := r.wait(20 * time.Second)
+	if !errors.Is(err, host.ErrHandlerFailed) || !strings.Contains(err.Error(), "poison record") {
+		t.Fatalf("Run = %v, want ErrHandlerFailed with the handler's text", err)
+	}
+	cp := r.checkpoint(sh)
+	if sdk.CompareSequence(cp.SequenceNumber, poisonSeq) >= 0 {
+		t.Fatalf("checkpoint %s reached the failing record %s", cp.SequenceNumber, poisonSeq)
+	}
+	if len(r.deliveries()) != 17 {
+		t.Fatalf("%d delivered before the poison record, want 17", len(r.deliveries()))
+	}
+}
+
+func TestStopScanAndSkipCheckpoint(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	sh := *f.Shards("s")[0].ShardId
+	seqs := map[string]string{}
+	for _, d := range []string{"a", "b", "skip", "c", "d", "skip2", "stop", "after"} {
+		seqs[d], _ = f.PutRecordToShard("s", sh, "k", []byte(d))
+	}
+	r := newRig(t, f)
+	r.start(`batch_max_records = 3`, `stop_data = "stop"
+    skip_data = "skip2"`, "")
+	if err := r.wait(20 * time.Second); err != nil {
+		t.Fatalf("StopScan must end Run cleanly, got %v", err)
+	}
+	if cp := r.checkpoint(sh); cp.SequenceNumber != seqs["stop"] {
+		t.Fatalf("checkpoint %s, want the StopScan record %s", cp.SequenceNumber, seqs["stop"])
+	}
+	for _, d := range r.deliveries() {
+		if d.Data == "after" {
+			t.Fatal("a record after StopScan was delivered")
+		}
+	}
+
+	// SkipCheckpoint on the last record of a run leaves the checkpoint on
+	// the record before it.
+	f2 := kinesisfake.New()
+	_ = f2.CreateStream("s", 1)
+	sh2 := *f2.Shards("s")[0].ShardId
+	for _, d := range []string{"x", "y", "skip2"} {
+		seqs[d], _ = f2.PutRecordToShard("s", sh2, "k", []byte(d))
+	}
+	r2 := newRig(t, f2)
+	r2.start("", `skip_data = "skip2"`, "")
+	r2.waitDistinct(3, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	r2.h.Drain()
+	if err := r2.wait(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if cp := r2.checkpoint(sh2); cp.SequenceNumber != seqs["y"] {
+		t.Fatalf("checkpoint %s, want %s (the record before the skipped one)", cp.SequenceNumber, seqs["y"])
+	}
+}
+
+func TestReshardParentsBeforeChildren(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	parent := *f.Shards("s")[0].ShardId
+	for i := 0; i < 50; i++ {
+		_, _ = f.PutRecordToShard("s", parent, "k", []byte("p-"+rname(i)))
+	}
+	// Split the hash range in half.
+	if err := f.SplitShard("s", parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, s := range f.Shards("s") {
+		if s.ParentShardId != nil && *s.ParentShardId == parent {
+			kids = append(kids, *s.ShardId)
+		}
+	}
+	for i := 0; i < 30; i++ {
+		_, _ = f.PutRecordToShard("s", kids[i%2], "k", []byte("c-"+rname(i)))
+	}
+	if err := f.MergeShards("s", kids[0], kids[1]); err != nil {
+		t.Fatal(err)
+	}
+	var merged string
+	for _, s := range f.Shards("s") {
+		if s.AdjacentParentShardId != nil {
+			merged = *s.ShardId
+		}
+	}
+	for i := 0; i < 10; i++ {
+		_, _ = f.PutRecordToShard("s", merged, "k", []byte("m-"+rname(i)))
+	}
+	r := newRig(t, f)
+	r.start(`shard_sync_interval = "1s"`, `delay = "5ms"`, "")
+	ds := r.waitDistinct(90, 30*time.Second)
+	phase := map[byte]int{'p': 0, 'c': 1, 'm': 2}
+	cur := 0
+	for _, d := range ds {
+		p := phase[d.Data[0]]
+		if p < cur {
+			t.Fatalf("%s delivered after a later generation started", d.Data)
+		}
+		cur = p
+	}
+	r.h.Drain()
+	if err := r.wait(15 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{parent, kids[0], kids[1]} {
+		if !r.checkpoint(id).ShardEnd {
+			t.Errorf("closed shard %s has no SHARD_END checkpoint", id)
+		}
+	}
+}
+
+func TestBadPluginFailsFast(t *testing.T) {
+	f := kinesisfake.New()
+	_ = f.CreateStream("s", 1)
+	r := newRig(t, f)
+	r.start("", `unknown_knob = 1`, "")
+	err := r.wait(20 * time.Second)
+	var ce *host.PluginConfigError
+	if !errors.As(err, &ce) || ce.Field() != "unknown_knob" || !errors.Is(err, host.ErrPluginConfig) {
+		t.Fatalf("Run = %v, want a PluginConfigError naming unknown_knob", err)
+	}
+}

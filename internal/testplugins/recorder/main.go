@@ -1,0 +1,123 @@
+// Command kinesis-handler-recorder is a test handler: it appends every
+// record it receives to a JSON-lines file, one line per delivery, and acts
+// on chosen records as told by its config:
+//
+//	config {
+//	  out        = "/tmp/x/deliveries.jsonl"  # required
+//	  fail_data  = "poison"   # ScanStatus.Error on a record with this data
+//	  stop_data  = "stop"     # StopScan
+//	  skip_data  = "skip"     # SkipCheckpoint
+//	  hang_data  = "hang"     # block until the host gives up (call_timeout)
+//	  exit_data  = "crash"    # os.Exit(3) before handling this record, once per file marker
+//	  delay      = "10ms"     # sleep per batch
+//	}
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kinesis-host/kinesis-host/sdk"
+)
+
+// Delivery is one line of the output file.
+type Delivery struct {
+	Shard   string `json:"shard"`
+	Seq     string `json:"seq"`
+	Data    string `json:"data"`
+	Key     string `json:"key"`
+	Attempt int    `json:"attempt"`
+	PID     int    `json:"pid"`
+}
+
+type recorder struct {
+	Out      string `json:"out"`
+	FailData string `json:"fail_data"`
+	StopData string `json:"stop_data"`
+	SkipData string `json:"skip_data"`
+	HangData string `json:"hang_data"`
+	ExitData string `json:"exit_data"`
+	Delay    string `json:"delay"`
+
+	delay time.Duration
+	mu    sync.Mutex
+	f     *os.File
+}
+
+func (r *recorder) Configure(ctx context.Context, cfg sdk.Config) error {
+	if err := cfg.Decode(r); err != nil {
+		return err
+	}
+	if r.Out == "" {
+		return sdk.ConfigError("out", "is required: the file deliveries are appended to")
+	}
+	if r.Delay != "" {
+		d, err := time.ParseDuration(r.Delay)
+		if err != nil {
+			return sdk.ConfigError("delay", "must be a duration, got %q", r.Delay)
+		}
+		r.delay = d
+	}
+	if cfg.ValidateOnly {
+		return nil
+	}
+	f, err := os.OpenFile(r.Out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return sdk.ConfigError("out", "cannot open: %v", err)
+	}
+	r.f = f
+	return nil
+}
+
+func (r *recorder) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
+	if r.delay > 0 {
+		time.Sleep(r.delay)
+	}
+	var buf []byte
+	flush := func() {
+		if len(buf) > 0 {
+			r.mu.Lock()
+			_, _ = r.f.Write(buf)
+			r.mu.Unlock()
+			buf = buf[:0]
+		}
+	}
+	res := sdk.EachRecord(ctx, b, func(ctx context.Context, rec *sdk.Record) sdk.ScanStatus {
+		d := string(rec.Data)
+		if r.ExitData != "" && d == r.ExitData {
+			marker := r.Out + ".exited-" + rec.SequenceNumber
+			if _, err := os.Stat(marker); err != nil {
+				_ = os.WriteFile(marker, nil, 0o644)
+				flush()
+				os.Exit(3)
+			}
+		}
+		if r.HangData != "" && d == r.HangData {
+			marker := r.Out + ".hung-" + rec.SequenceNumber
+			if _, err := os.Stat(marker); err != nil {
+				_ = os.WriteFile(marker, nil, 0o644)
+				flush()
+				select {} // until killed
+			}
+		}
+		if r.FailData != "" && d == r.FailData {
+			return sdk.ScanStatus{Error: &sdk.Error{Code: sdk.ErrHandler.Code, Message: "poison record: " + d}}
+		}
+		line, _ := json.Marshal(Delivery{Shard: rec.ShardID, Seq: rec.SequenceNumber, Data: d, Key: rec.PartitionKey, Attempt: b.Attempt, PID: os.Getpid()})
+		buf = append(append(buf, line...), '\n')
+		switch {
+		case r.StopData != "" && d == r.StopData:
+			return sdk.ScanStatus{StopScan: true}
+		case r.SkipData != "" && d == r.SkipData:
+			return sdk.ScanStatus{SkipCheckpoint: true}
+		}
+		return sdk.ScanStatus{}
+	})
+	flush()
+	return res
+}
+
+func main() { sdk.Serve(&recorder{}) }
