@@ -236,7 +236,13 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		swg.Add(1)
 		go func() {
 			defer swg.Done()
-			if err := r.run(fetch, deliver); err != nil {
+			err := r.run(fetch, deliver)
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrRestartBudgetExhausted) && r.handler.block.Restart.OnExhausted == OnExhaustedContinue:
+				h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\")",
+					"stream", s.Name, "error", err)
+			default:
 				h.requestStop(err)
 			}
 		}()
