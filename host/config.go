@@ -912,6 +912,10 @@ func (l *configLoader) stream(b *hcl.Block) *StreamConfig {
 			"Stream %q needs handler = \"<label>\", naming the handler block that processes its records.", s.Name)
 	case cfgSet:
 		s.Handler, s.HandlerRange = h, c.attrs["handler"].Range
+		if h == "" {
+			l.errorf(s.HandlerRange, "Missing handler",
+				"Stream %q has an empty handler; set it to the label of the handler block that processes its records.", s.Name)
+		}
 	}
 	if cp, st := l.str(c.attrs["checkpoint"]); st == cfgSet {
 		s.CheckpointRange = c.attrs["checkpoint"].Range

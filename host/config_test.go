@@ -506,6 +506,15 @@ func TestConfigInvalidFiles(t *testing.T) {
 			},
 		},
 		{
+			file:  "invalid_empty_handler.hcl",
+			unset: []string{"KH_TEST_EMPTY_HANDLER"},
+			want: []string{
+				"invalid_empty_handler.hcl:4: Missing handler",
+				"invalid_empty_handler.hcl:8: Missing handler",
+				"invalid_empty_handler.hcl:11: warning: Unused handler",
+			},
+		},
+		{
 			file: "invalid_enums.hcl",
 			want: []string{
 				"invalid_enums.hcl:2: Invalid log_level",

@@ -41,6 +41,8 @@ type recorder struct {
 	HangData string `json:"hang_data"`
 	ExitData string `json:"exit_data"`
 	Delay    string `json:"delay"`
+	// Discard counts nothing and writes nothing: a null handler for benchmarks.
+	Discard bool `json:"discard"`
 
 	delay time.Duration
 	mu    sync.Mutex
@@ -51,7 +53,7 @@ func (r *recorder) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err := cfg.Decode(r); err != nil {
 		return err
 	}
-	if r.Out == "" {
+	if r.Out == "" && !r.Discard {
 		return sdk.ConfigError("out", "is required: the file deliveries are appended to")
 	}
 	if r.Delay != "" {
@@ -61,7 +63,7 @@ func (r *recorder) Configure(ctx context.Context, cfg sdk.Config) error {
 		}
 		r.delay = d
 	}
-	if cfg.ValidateOnly {
+	if cfg.ValidateOnly || r.Discard {
 		return nil
 	}
 	f, err := os.OpenFile(r.Out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -73,6 +75,9 @@ func (r *recorder) Configure(ctx context.Context, cfg sdk.Config) error {
 }
 
 func (r *recorder) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
+	if r.Discard {
+		return sdk.AckAll(b)
+	}
 	if r.delay > 0 {
 		time.Sleep(r.delay)
 	}
