@@ -66,6 +66,7 @@ var cfgDefaults = struct {
 	HandlerCallTimeout    time.Duration // call_timeout in handler blocks
 	CheckpointCallTimeout time.Duration // call_timeout in checkpoint blocks
 	Restart               RestartPolicy // restart {} block (and its absence)
+	Failure               FailurePolicy // on_failure, max_attempts, retry_backoff
 
 	ImplicitCheckpointPlugin string // plugin of the implicit "default" checkpoint
 	ImplicitCheckpointPath   string // its config path, relative to Config.Dir
@@ -90,6 +91,7 @@ var cfgDefaults = struct {
 		MaxBackoff:  time.Minute,
 		OnExhausted: OnExhaustedExit,
 	},
+	Failure: FailurePolicy{OnFailure: OnFailureStop, MaxAttempts: 1, RetryBackoff: time.Second},
 
 	ImplicitCheckpointPlugin: "file",
 	ImplicitCheckpointPath:   filepath.Join("data", "checkpoints.db"),
@@ -112,6 +114,13 @@ const (
 	StartAtTimestamp = "AT_TIMESTAMP" // the first record at or after StartTimestamp
 )
 
+// Values of FailurePolicy.OnFailure.
+const (
+	OnFailureStop       = "stop"
+	OnFailureSkip       = "skip"
+	OnFailureDeadLetter = "dead_letter"
+)
+
 // Values of RestartPolicy.OnExhausted.
 const (
 	OnExhaustedExit     = "exit"     // stop the host (non-zero exit) when the restart budget is spent
@@ -122,6 +131,7 @@ var (
 	cfgLogLevels      = []string{"trace", "debug", "info", "warn", "error"}
 	cfgStartPositions = []string{StartLatest, StartTrimHorizon, StartAtTimestamp}
 	cfgOnExhausted    = []string{OnExhaustedExit, OnExhaustedContinue}
+	cfgOnFailure      = []string{OnFailureStop, OnFailureSkip, OnFailureDeadLetter}
 
 	cfgPluginNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	// Kinesis stream names: 1-128 characters of [a-zA-Z0-9_.-].
@@ -257,6 +267,8 @@ type PluginBlock struct {
 	CallTimeout time.Duration
 	// Restart is the optional restart {} block.
 	Restart RestartPolicy
+	// Failure is the failure policy (handler blocks only).
+	Failure FailurePolicy
 	// Config is the plugin-owned config {} block's attributes as a JSON
 	// object with sorted keys ("{}" when the block is absent). Strings,
 	// numbers, bools, null, lists/tuples/sets (arrays) and maps/objects are
@@ -299,6 +311,37 @@ func (p *PluginBlock) DiagForField(field, summary, detail string) *hcl.Diagnosti
 		Detail:   detail,
 		Subject:  rng.Ptr(),
 	}
+}
+
+// FailurePolicy says what happens to a record its handler keeps failing
+// (handler blocks only).
+type FailurePolicy struct {
+	// OnFailure (on_failure) after MaxAttempts failed deliveries: "stop"
+	// (default, harlow's behaviour: the scan stops, the host exits 1),
+	// "skip" (logged and counted, the checkpoint moves past it) or
+	// "dead_letter" (the whole record, its error and attempt count are
+	// written to DeadLetter before the checkpoint moves past it).
+	OnFailure string
+	// MaxAttempts (max_attempts) is how many times a failing record is
+	// delivered before OnFailure applies. Default 1.
+	MaxAttempts int
+	// RetryBackoff (retry_backoff) is the wait before the second attempt,
+	// doubling after each further one (capped at 1 minute). Default 1s.
+	RetryBackoff time.Duration
+	// DeadLetter is the dead_letter {} block, required for "dead_letter".
+	DeadLetter *DeadLetterConfig
+}
+
+// DeadLetterConfig is a handler's dead_letter {} block: exactly one target.
+type DeadLetterConfig struct {
+	// File (file) is a JSON-lines file on local disk, fsync'd per write;
+	// relative to the config file's folder.
+	File string
+	// Stream (stream) is another Kinesis stream (same kinesis {} settings);
+	// the record keeps its partition key and data, with the failure in an
+	// envelope.
+	Stream string
+	Range  hcl.Range
 }
 
 // RestartPolicy is a plugin's optional restart {} block: how the supervisor
@@ -351,6 +394,7 @@ func cfgNewPluginBlock(kind PluginKind, name, pluginDir string) *PluginBlock {
 		Name:        name,
 		Plugin:      name,
 		Restart:     cfgDefaults.Restart,
+		Failure:     cfgDefaults.Failure,
 		Config:      []byte("{}"),
 		ConfigAttrs: map[string]hcl.Range{},
 		CallTimeout: cfgDefaults.HandlerCallTimeout,
@@ -548,6 +592,15 @@ var (
 			{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "call_timeout"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "restart"}, {Type: "config"}},
+	}
+	// Handler blocks take the plugin attributes plus the failure policy.
+	cfgHandlerSchema = &hcl.BodySchema{
+		Attributes: append(append([]hcl.AttributeSchema{}, cfgPluginSchema.Attributes...),
+			hcl.AttributeSchema{Name: "on_failure"}, hcl.AttributeSchema{Name: "max_attempts"}, hcl.AttributeSchema{Name: "retry_backoff"}),
+		Blocks: append(append([]hcl.BlockHeaderSchema{}, cfgPluginSchema.Blocks...), hcl.BlockHeaderSchema{Type: "dead_letter"}),
+	}
+	cfgDeadLetterSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "file"}, {Name: "stream"}},
 	}
 	cfgRestartSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
@@ -765,7 +818,11 @@ func (l *configLoader) pluginBlocks(kind PluginKind, blocks hcl.Blocks, pluginDi
 }
 
 func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir string) *PluginBlock {
-	c := l.content(b.Body, cfgPluginSchema)
+	schema := cfgPluginSchema
+	if kind == KindHandler {
+		schema = cfgHandlerSchema
+	}
+	c := l.content(b.Body, schema)
 	p := cfgNewPluginBlock(kind, b.Labels[0], pluginDir)
 	p.DefRange, p.PluginRange, p.ConfigRange = b.DefRange, b.DefRange, b.DefRange
 
@@ -823,7 +880,59 @@ func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir stri
 		p.ConfigRange = cb.DefRange
 		p.Config = l.pluginConfig(cb.Body, p.ConfigAttrs)
 	}
+	if kind == KindHandler {
+		l.failurePolicy(&p.Failure, c, b)
+	}
 	return p
+}
+
+// failurePolicy reads on_failure, max_attempts, retry_backoff and the
+// dead_letter {} block of a handler block.
+func (l *configLoader) failurePolicy(f *FailurePolicy, c cfgContent, b *hcl.Block) {
+	onAttr := c.attrs["on_failure"]
+	if v, st := l.enum(onAttr, cfgOnFailure); st == cfgSet {
+		f.OnFailure = v
+	}
+	if n, st := l.integer(c.attrs["max_attempts"], 1, math.MaxInt32); st == cfgSet {
+		f.MaxAttempts = int(n)
+	}
+	if d, st := l.duration(c.attrs["retry_backoff"], 0, ""); st == cfgSet {
+		f.RetryBackoff = d
+	}
+	dl := l.single(c, "dead_letter")
+	if dl != nil {
+		dc := l.content(dl.Body, cfgDeadLetterSchema)
+		f.DeadLetter = &DeadLetterConfig{Range: dl.DefRange}
+		file, fileSt := l.str(dc.attrs["file"])
+		stream, streamSt := l.str(dc.attrs["stream"])
+		switch {
+		case fileSt == cfgSet && streamSt == cfgSet:
+			l.errorf(dl.DefRange, "Ambiguous dead_letter",
+				"A dead_letter block names one target: file = \"<path>\" (JSON lines) or stream = \"<Kinesis stream>\", not both.")
+		case fileSt == cfgSet && file != "":
+			f.DeadLetter.File = cfgResolvePath(l.dir, file)
+		case streamSt == cfgSet && stream != "":
+			f.DeadLetter.Stream = stream
+			if !cfgStreamNameRE.MatchString(stream) {
+				l.errorf(dc.attrs["stream"].Range, "Invalid dead_letter stream", "stream must be a Kinesis stream name; got %q.", stream)
+			}
+		case fileSt != cfgInvalid && streamSt != cfgInvalid:
+			l.errorf(dl.DefRange, "Missing dead_letter target",
+				"Set file = \"./data/dead-letter.jsonl\" (JSON lines on local disk) or stream = \"<Kinesis stream>\".")
+		}
+	}
+	if f.OnFailure == OnFailureDeadLetter && dl == nil {
+		rng := b.DefRange
+		if onAttr != nil {
+			rng = onAttr.Range
+		}
+		l.errorf(rng, "Missing dead_letter block",
+			"on_failure = \"dead_letter\" needs a dead_letter { file = \"...\" } or dead_letter { stream = \"...\" } block in this handler block.")
+	}
+	if dl != nil && f.OnFailure != OnFailureDeadLetter {
+		l.warnf(dl.DefRange, "Unused dead_letter block",
+			"This dead_letter block is only used with on_failure = \"dead_letter\"; on_failure is %q.", f.OnFailure)
+	}
 }
 
 func (l *configLoader) restart(r *RestartPolicy, b *hcl.Block) {

@@ -215,6 +215,7 @@ func configPlugin(kind PluginKind, name, plugin, path, configJSON string) *Plugi
 		Path:        path,
 		CallTimeout: timeout,
 		Restart:     configDefaultRestart,
+		Failure:     FailurePolicy{OnFailure: "stop", MaxAttempts: 1, RetryBackoff: time.Second},
 		Config:      []byte(configJSON),
 	}
 }

@@ -35,6 +35,8 @@ type Stats struct {
 	Batches          int64 // handler calls that returned
 	Redeliveries     int64 // batches delivered again after a crash or timeout
 	Retries          int64 // Kinesis calls retried
+	Skipped          int64 // records skipped by on_failure = "skip"
+	DeadLettered     int64 // records written to a dead-letter target
 	PluginRestarts   int   // plugin processes restarted
 	CheckpointWrites int64 // positions written
 	CheckpointRPCs   int64 // Set calls to checkpoint plugins
@@ -64,8 +66,9 @@ type Host struct {
 	stopErr error
 
 	stats struct {
-		records, batches, retries, redeliveries atomic.Int64
+		records, batches, retries, redeliveries, skipped, deadLettered atomic.Int64
 	}
+	sinks map[string]deadLetterSink // by handler block
 	latMu sync.Mutex
 	lat   []time.Duration
 }
@@ -137,6 +140,7 @@ func (h *Host) Stats() Stats {
 	st := Stats{
 		Records: h.stats.records.Load(), Batches: h.stats.batches.Load(),
 		Redeliveries: h.stats.redeliveries.Load(), Retries: h.stats.retries.Load(),
+		Skipped: h.stats.skipped.Load(), DeadLettered: h.stats.deadLettered.Load(),
 	}
 	for _, p := range h.handlers {
 		p.mu.Lock()
@@ -186,6 +190,19 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		h.api = client
 	}
 
+	h.sinks = map[string]deadLetterSink{}
+	for name, p := range h.handlers {
+		if p.block.Failure.OnFailure != OnFailureDeadLetter {
+			continue
+		}
+		sink, err := openDeadLetterSink(p.block.Failure.DeadLetter, h.api)
+		if err != nil {
+			return fmt.Errorf("handler %q: %w", name, err)
+		}
+		h.sinks[name] = sink
+		defer sink.Close()
+	}
+
 	// Start every plugin now, so that a bad binary or a bad config fails
 	// fast instead of on the first batch.
 	startCtx, cancelStart := context.WithTimeout(context.Background(), 60*time.Second)
@@ -232,7 +249,7 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	var swg sync.WaitGroup
 	for _, s := range h.cfg.Streams {
 		r := &streamRunner{h: h, cfg: s, api: h.api, handler: h.handlers[s.Handler], cp: h.checkpoints[s.Checkpoint],
-			log: h.log.Named("stream").With("stream", s.Name)}
+			log: h.log.Named("stream").With("stream", s.Name), deadLetter: h.sinks[s.Handler]}
 		swg.Add(1)
 		go func() {
 			defer swg.Done()
@@ -287,7 +304,8 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	}
 	st := h.Stats()
 	h.log.Info("stopped", "records", st.Records, "batches", st.Batches, "redeliveries", st.Redeliveries,
-		"plugin_restarts", st.PluginRestarts, "checkpoint_writes", st.CheckpointWrites)
+		"plugin_restarts", st.PluginRestarts, "checkpoint_writes", st.CheckpointWrites,
+		"skipped", st.Skipped, "dead_lettered", st.DeadLettered)
 	h.mu.Lock()
 	err = h.stopErr
 	h.mu.Unlock()

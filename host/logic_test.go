@@ -156,7 +156,9 @@ func TestDecideBatch(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	wrap := func(err error) error { return &smithy.OperationError{ServiceID: "Kinesis", OperationName: "GetRecords", Err: err} }
+	wrap := func(err error) error {
+		return &smithy.OperationError{ServiceID: "Kinesis", OperationName: "GetRecords", Err: err}
+	}
 	cases := []struct {
 		err  error
 		want errClass

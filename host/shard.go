@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,6 +76,7 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		}
 		return res
 	}
+	w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardStarted, Position: string(start.typ), StartAfter: start.seq})
 	limit := w.s.cfg.MaxRecords
 	for attempt := 1; ; {
 		if fetch.Err() != nil {
@@ -136,6 +138,7 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 			w.lastRead = recs[len(recs)-1].SequenceNumber
 		}
 		if out.NextShardIterator == nil {
+			w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardEnded})
 			// The shard is closed and read to its end: record it durably
 			// before its children may start.
 			if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
@@ -183,6 +186,7 @@ func (w *shardWorker) deliverPage(ctx context.Context, recs []shared.Record, beh
 // acknowledgements. It returns how many records are done.
 func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, behind int64) (done int, stop bool, err error) {
 	proc := w.s.handler
+	failures := 0 // consecutive failed deliveries of batch[done]
 	for attempt := 1; done < len(batch); attempt++ {
 		if ctx.Err() != nil {
 			return done, false, nil
@@ -223,9 +227,22 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 		done += out.done
 		w.s.h.stats.records.Add(int64(out.done))
 		if out.fail != nil {
-			return done, false, fmt.Errorf("%w: stream %s shard %s record %s: %v", ErrHandlerFailed,
-				w.s.cfg.Name, w.id, rest[out.done].SequenceNumber, shared.FromWire(out.fail))
+			if out.done > 0 {
+				failures = 0 // a different record is failing now
+			}
+			failures++
+			skip, err := w.recordFailed(ctx, batch[done], out.fail, failures)
+			if err != nil {
+				return done, false, err
+			}
+			if skip {
+				failures = 0
+				done++
+				continue
+			}
+			continue // deliver the failing record again
 		}
+		failures = 0
 		if out.stop {
 			w.log.Info("handler asked to stop the scan (StopScan)", "after", rest[max(out.done-1, 0)].SequenceNumber)
 			return done, true, nil
@@ -238,6 +255,72 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 		}
 	}
 	return done, false, nil
+}
+
+// recordFailed applies the handler's failure policy to a record that
+// failed its attempts-th delivery. It returns skip=true when the record has
+// been dealt with (skipped or dead-lettered; the checkpoint may move past
+// it), skip=false to deliver it again, or an error that stops the scan.
+func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int) (bool, error) {
+	pol := w.s.handler.block.Failure
+	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", ErrHandlerFailed, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
+	if attempts < pol.MaxAttempts {
+		d := backoffDelay(pol.RetryBackoff, time.Minute, attempts)
+		w.log.Warn("record failed; delivering it again", "sequence", rec.SequenceNumber, "attempt", attempts,
+			"max_attempts", pol.MaxAttempts, "retry_in", d, "error", e.Error())
+		if sleepCtx(ctx, d) != nil {
+			return false, nil
+		}
+		return false, nil
+	}
+	switch pol.OnFailure {
+	case OnFailureSkip:
+		w.log.Error("record failed every attempt; SKIPPING it (on_failure = \"skip\")", "sequence", rec.SequenceNumber,
+			"partition_key", rec.PartitionKey, "attempts", attempts, "error", e.Error())
+		w.s.h.stats.skipped.Add(1)
+	case OnFailureDeadLetter:
+		dl := newDeadLetter(w.s.h.cfg.App, w.s.cfg.Name, w.id, w.s.handler.block.Name, rec, e, attempts)
+		for try := 1; ; try++ {
+			err := w.s.deadLetter.Put(ctx, dl)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			d := retryBackoff(try)
+			w.log.Error("dead-letter write failed; retrying (the checkpoint waits)", "sequence", rec.SequenceNumber, "retry_in", d, "error", err)
+			if sleepCtx(ctx, d) != nil {
+				return false, nil
+			}
+		}
+		w.log.Error("record failed every attempt; written to the dead-letter target", "sequence", rec.SequenceNumber,
+			"attempts", attempts, "error", e.Error())
+		w.s.h.stats.deadLettered.Add(1)
+	default:
+		return false, herr
+	}
+	w.s.cp.Set(w.key, shared.Checkpoint{SequenceNumber: rec.SequenceNumber, SubSequenceNumber: rec.SubSequenceNumber})
+	return true, nil
+}
+
+// lifecycle tells the handler about a shard event. Failures are logged, not
+// fatal: the event is advisory, and a plugin built before lifecycle calls
+// existed does not know the method.
+func (w *shardWorker) lifecycle(ctx context.Context, req shared.LifecycleRequest) {
+	req.Stream, req.ShardID = w.s.cfg.Name, w.id
+	inst, err := w.s.handler.get(ctx)
+	if err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, w.s.handler.block.CallTimeout)
+	defer cancel()
+	if err := inst.raw.(*shared.HandlerClient).Lifecycle(cctx, req); err != nil && !strings.Contains(err.Error(), "can't find method") {
+		w.log.Warn("handler lifecycle call failed", "event", req.Event, "error", err)
+		if errors.Is(err, shared.ErrPluginGone) {
+			w.s.handler.fail(inst, err)
+		}
+	}
 }
 
 // iteratorPosition is where to (re)start reading a shard.

@@ -24,6 +24,9 @@ type streamRunner struct {
 	handler *pluginProc
 	cp      *checkpointer
 	log     hclog.Logger
+	// deadLetter receives records the handler gave up on, when its
+	// on_failure is "dead_letter".
+	deadLetter deadLetterSink
 }
 
 func (s *streamRunner) initialPosition() iteratorPosition {

@@ -87,6 +87,30 @@ type Configurer interface {
 	Configure(ctx context.Context, cfg Config) error
 }
 
+// ShardInfo describes a shard in lifecycle calls.
+type ShardInfo struct {
+	Stream  string
+	ShardID string
+	// Position is where reading starts: AFTER_SEQUENCE_NUMBER (right after
+	// StartAfter, the shard's checkpoint), TRIM_HORIZON, LATEST or
+	// AT_TIMESTAMP (no checkpoint yet). Empty in ShardEnded.
+	Position   string
+	StartAfter string
+}
+
+// ShardStarter is implemented by handlers that want to know when a shard
+// starts (before its first batch), as KCL's initialize.
+type ShardStarter interface {
+	ShardStarted(ctx context.Context, s ShardInfo) error
+}
+
+// ShardEnder is implemented by handlers that want to know when a shard has
+// been read to its end (every record delivered; called before the shard is
+// recorded as finished and its children start), as KCL's shardEnded.
+type ShardEnder interface {
+	ShardEnded(ctx context.Context, s ShardInfo) error
+}
+
 // ShutdownHandler is implemented by handlers that buffer: Shutdown is
 // called when the host stops, before its final checkpoints are written.
 type ShutdownHandler interface {

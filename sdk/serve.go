@@ -128,6 +128,21 @@ func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchReques
 	return resultToWire(res, len(b.Records))
 }
 
+func (a *handlerServer) Lifecycle(ctx context.Context, req *shared.LifecycleRequest) *shared.Error {
+	info := ShardInfo{Stream: req.Stream, ShardID: req.ShardID, Position: req.Position, StartAfter: req.StartAfter}
+	switch req.Event {
+	case shared.EventShardStarted:
+		if h, ok := a.h.(ShardStarter); ok {
+			return shared.ToWire(h.ShardStarted(ctx, info))
+		}
+	case shared.EventShardEnded:
+		if h, ok := a.h.(ShardEnder); ok {
+			return shared.ToWire(h.ShardEnded(ctx, info))
+		}
+	}
+	return nil
+}
+
 func (a *handlerServer) Shutdown(ctx context.Context) *shared.Error {
 	if s, ok := a.h.(ShutdownHandler); ok {
 		return shared.ToWire(s.Shutdown(ctx))

@@ -14,6 +14,8 @@ type HandlerServer interface {
 	Info(ctx context.Context) InfoResponse
 	Configure(ctx context.Context, req *ConfigureRequest) *ConfigureResponse
 	HandleBatch(ctx context.Context, req *BatchRequest) *BatchResponse
+	// Lifecycle reports a shard event; plugins that do not care return nil.
+	Lifecycle(ctx context.Context, req *LifecycleRequest) *Error
 	// Shutdown is the plugin's last chance to flush its own buffers before
 	// the host writes its final checkpoints and stops it.
 	Shutdown(ctx context.Context) *Error
@@ -68,6 +70,15 @@ func (s *HandlerRPCServer) HandleBatch(req BatchRequest, reply *BatchResponse) e
 	return nil
 }
 
+// Lifecycle is the RPC method behind HandlerClient.Lifecycle.
+func (s *HandlerRPCServer) Lifecycle(req LifecycleRequest, reply *ConfigureResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Lifecycle", func(e *Error) { reply.Err = e })
+	reply.Err = s.impl.Lifecycle(ctx, &req)
+	return nil
+}
+
 // Shutdown is the RPC method behind HandlerClient.Shutdown.
 func (s *HandlerRPCServer) Shutdown(timeoutMs int64, reply *ConfigureResponse) error {
 	ctx, cancel := serverContext(s.base, timeoutMs)
@@ -118,6 +129,17 @@ func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*Ba
 func (h *HandlerClient) Shutdown(ctx context.Context) error {
 	var out ConfigureResponse
 	if err := call(ctx, h.c, "Plugin.Shutdown", timeoutMillis(ctx), &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}
+
+// Lifecycle reports a shard event. Plugins built before lifecycle calls
+// existed answer with a "can't find method" error, which callers ignore.
+func (h *HandlerClient) Lifecycle(ctx context.Context, req LifecycleRequest) error {
+	req.TimeoutMillis = timeoutMillis(ctx)
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Lifecycle", req, &out); err != nil {
 		return err
 	}
 	return FromWire(out.Err)

@@ -131,3 +131,23 @@ type CheckpointSetRequest struct {
 type CheckpointSetResponse struct {
 	Results []Error
 }
+
+// Lifecycle events a handler may implement.
+const (
+	EventShardStarted = "shard_started"
+	EventShardEnded   = "shard_ended"
+)
+
+// LifecycleRequest tells a handler about a shard: it started (before its
+// first batch) or ended (every record delivered, before SHARD_END is
+// stored).
+type LifecycleRequest struct {
+	Event   string
+	Stream  string
+	ShardID string
+	// Position the shard starts from: AFTER_SEQUENCE_NUMBER (after
+	// StartAfter, its checkpoint), TRIM_HORIZON, LATEST or AT_TIMESTAMP.
+	Position      string
+	StartAfter    string
+	TimeoutMillis int64
+}

@@ -4,6 +4,7 @@
 //	kinesis-host run      [-config config.hcl]   consume until SIGINT/SIGTERM
 //	kinesis-host validate [-config config.hcl]   check the file and every plugin, exit 0 or 1
 //	kinesis-host plugins  [-config config.hcl]   list the plugins the file resolves to
+//	kinesis-host replay   [-config config.hcl] -from dead-letter.jsonl   send dead letters through their handler again
 //	kinesis-host version
 //
 // This file is wiring only: flags, signals and exit codes. Everything else
@@ -38,6 +39,8 @@ Usage:
   kinesis-host run      [-config config.hcl]   consume until SIGINT/SIGTERM (a second signal stops at once)
   kinesis-host validate [-config config.hcl]   check config.hcl and every plugin; exit 0 or 1
   kinesis-host plugins  [-config config.hcl]   list the plugins config.hcl resolves to
+  kinesis-host replay   [-config config.hcl] -from dead-letter.jsonl
+                                               send dead-lettered records through their handler again
   kinesis-host version
 `
 
@@ -56,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "run", "validate", "plugins":
+	case "run", "validate", "plugins", "replay":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -64,7 +67,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.hcl", "path of the HCL configuration file")
+	from := fs.String("from", "", "replay: the dead-letter file (JSON lines) to replay")
 	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if cmd == "replay" && *from == "" {
+		fmt.Fprintln(stderr, "replay needs -from <dead-letter file>: the file named in a handler's dead_letter { file = ... } block")
 		return 2
 	}
 	cfg, files, diags := host.LoadConfig(*path)
@@ -77,6 +85,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(cfg.LogLevel), Output: stderr})
 	switch cmd {
+	case "replay":
+		rep, err := host.Replay(context.Background(), cfg, *from, log.Named("replay"))
+		if err != nil {
+			log.Error("replay failed", "error", err)
+			return 1
+		}
+		for _, f := range rep.Failures {
+			fmt.Fprintln(stdout, "FAILED", f)
+		}
+		fmt.Fprintf(stdout, "replayed %d dead letter(s): %d handled, %d failed\n", rep.Total, rep.Handled, rep.Failed)
+		if rep.Failed > 0 {
+			return 1
+		}
+		return 0
 	case "validate", "plugins":
 		pd, reports := host.Validate(context.Background(), cfg, log.Named("validate"))
 		if cmd == "plugins" {
