@@ -5,6 +5,9 @@
 //
 //	checkpoint/file      embedded bbolt file, fsync'd; the default
 //	checkpoint/memory    in memory, for tests; keeps nothing
+//	checkpoint/redis     Redis, seed key layout, Lua-conditional writes
+//	checkpoint/postgres  PostgreSQL, seed table layout, conditional upsert
+//	checkpoint/dynamodb  DynamoDB, seed table layout, ConditionExpression
 //
 // Every store passes the same conformance suite (sdk/storetest).
 package checkpoint

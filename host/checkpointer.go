@@ -48,12 +48,14 @@ func newCheckpointer(proc *pluginProc, log hclog.Logger) *checkpointer {
 	return c
 }
 
-func (c *checkpointer) client(ctx context.Context) (*pluginInstance, *shared.CheckpointClient, error) {
-	inst, err := c.proc.get(ctx)
+// client returns a live instance for one call; release must be called
+// after the call.
+func (c *checkpointer) client(ctx context.Context) (*pluginInstance, *shared.CheckpointClient, func(), error) {
+	inst, release, err := c.proc.acquire(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return inst, inst.raw.(*shared.CheckpointClient), nil
+	return inst, inst.raw.(*shared.CheckpointClient), release, nil
 }
 
 // Get reads a shard's checkpoint. A failed read is retried with backoff
@@ -87,11 +89,12 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 }
 
 func (c *checkpointer) getOnce(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
-	inst, cl, err := c.client(ctx)
+	inst, cl, release, err := c.client(ctx)
 	if err != nil {
 		return shared.Checkpoint{}, false, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.proc.block.CallTimeout)
+	defer release()
+	cctx, cancel := context.WithTimeout(ctx, c.proc.block().CallTimeout)
 	defer cancel()
 	res, err := cl.Get(cctx, []shared.CheckpointKey{key})
 	if err != nil {
@@ -229,11 +232,12 @@ func (c *checkpointer) write(ctx context.Context, batch map[shared.CheckpointKey
 }
 
 func (c *checkpointer) writeOnce(ctx context.Context, updates []shared.CheckpointUpdate) ([]shared.CheckpointUpdate, error) {
-	inst, cl, err := c.client(ctx)
+	inst, cl, release, err := c.client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.proc.block.CallTimeout)
+	defer release()
+	cctx, cancel := context.WithTimeout(ctx, c.proc.block().CallTimeout)
 	defer cancel()
 	results, err := cl.Set(cctx, updates)
 	if err != nil {

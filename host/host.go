@@ -192,10 +192,10 @@ func (h *Host) Run(ctx context.Context) (err error) {
 
 	h.sinks = map[string]deadLetterSink{}
 	for name, p := range h.handlers {
-		if p.block.Failure.OnFailure != OnFailureDeadLetter {
+		if p.block().Failure.OnFailure != OnFailureDeadLetter {
 			continue
 		}
-		sink, err := openDeadLetterSink(p.block.Failure.DeadLetter, h.api)
+		sink, err := openDeadLetterSink(p.block().Failure.DeadLetter, h.api)
 		if err != nil {
 			return fmt.Errorf("handler %q: %w", name, err)
 		}
@@ -256,7 +256,7 @@ func (h *Host) Run(ctx context.Context) (err error) {
 			err := r.run(fetch, deliver)
 			switch {
 			case err == nil:
-			case errors.Is(err, ErrRestartBudgetExhausted) && r.handler.block.Restart.OnExhausted == OnExhaustedContinue:
+			case errors.Is(err, ErrRestartBudgetExhausted) && r.handler.block().Restart.OnExhausted == OnExhaustedContinue:
 				h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\")",
 					"stream", s.Name, "error", err)
 			default:

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,10 @@ type pluginInstance struct {
 	raw     any // *shared.HandlerClient or *shared.CheckpointClient
 	started time.Time
 	info    shared.InfoResponse
+	// the binary it was started from
+	binMod  time.Time
+	binSize int64
+	sha256  string
 }
 
 // pluginProc supervises the processes of one handler or checkpoint block:
@@ -34,15 +39,21 @@ type pluginInstance struct {
 // exponential backoff and enforces the restart budget. All shards using the
 // block share one process; calls are multiplexed over its connection.
 type pluginProc struct {
-	block *PluginBlock
+	blk   atomic.Pointer[PluginBlock] // swapped by a config reload
 	app   string
 	dir   string // working directory of the plugin: the config file's folder
 	log   hclog.Logger
 
 	startSem chan struct{} // one starter at a time
 
+	// calls holds a read lock around every call on an instance; a hot swap
+	// takes the write lock, so it waits for in-flight calls to finish and
+	// no call straddles two binaries.
+	calls sync.RWMutex
+
 	mu       sync.Mutex
 	cur      *pluginInstance
+	started  bool // some instance has started: later start failures are retried, not fatal
 	fatal    error
 	failures int         // consecutive failures since the last healthy call
 	crashes  []time.Time // deaths of started instances, for the budget
@@ -50,11 +61,83 @@ type pluginProc struct {
 }
 
 func newPluginProc(b *PluginBlock, app, dir string, log hclog.Logger) *pluginProc {
-	return &pluginProc{block: b, app: app, dir: dir, log: log.Named(string(b.Kind) + "." + b.Name), startSem: make(chan struct{}, 1)}
+	p := &pluginProc{app: app, dir: dir, log: log.Named(string(b.Kind) + "." + b.Name), startSem: make(chan struct{}, 1)}
+	p.blk.Store(b)
+	return p
+}
+
+// block is the plugin's current configuration block.
+func (p *pluginProc) block() *PluginBlock { return p.blk.Load() }
+
+// acquire returns a live instance for one call and a release func that
+// must be called when the call is over. It blocks while a swap is in
+// progress.
+func (p *pluginProc) acquire(ctx context.Context) (*pluginInstance, func(), error) {
+	p.calls.RLock()
+	inst, err := p.get(ctx)
+	if err != nil {
+		p.calls.RUnlock()
+		return nil, nil, err
+	}
+	return inst, p.calls.RUnlock, nil
+}
+
+// swap replaces the running plugin with a fresh start of block b (the same
+// block after its binary changed, or a reloaded one): it waits for every
+// in-flight call to finish, stops the old process, and starts the new one.
+// If the new one cannot start, the old configuration is started again and
+// the error returned; the plugin keeps serving either way.
+func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) error {
+	p.calls.Lock()
+	defer p.calls.Unlock()
+	p.mu.Lock()
+	old := p.cur
+	p.cur = nil
+	p.mu.Unlock()
+	prev := p.block()
+	if old != nil {
+		stopClient(old.client, 3*time.Second)
+	}
+	p.blk.Store(b)
+	p.log.Info("hot swap: in-flight calls finished, old plugin stopped; starting the new one", "reason", why)
+	inst, err := p.start(ctx, false)
+	if err != nil {
+		p.log.Error("hot swap failed; going back to the previous plugin configuration", "error", err)
+		p.blk.Store(prev)
+		if inst2, err2 := p.start(ctx, false); err2 == nil {
+			p.mu.Lock()
+			p.cur = inst2
+			p.mu.Unlock()
+		}
+		return err
+	}
+	p.mu.Lock()
+	p.cur = inst
+	p.mu.Unlock()
+	p.log.Info("hot swap done", "sha256", inst.sha256)
+	return nil
+}
+
+// binaryChanged reports whether the file at the block's path differs
+// (modification time or size) from the one the running instance was
+// started from.
+func (p *pluginProc) binaryChanged() bool {
+	p.mu.Lock()
+	inst := p.cur
+	p.mu.Unlock()
+	if inst == nil {
+		return false
+	}
+	fi, err := os.Stat(p.block().Path)
+	if err != nil {
+		return false
+	}
+	return !fi.ModTime().Equal(inst.binMod) || fi.Size() != inst.binSize
 }
 
 func (p *pluginProc) String() string {
-	return fmt.Sprintf("%s %q (%s)", p.block.Kind, p.block.Name, p.block.Path)
+	b := p.block()
+	return fmt.Sprintf("%s %q (%s)", b.Kind, b.Name, b.Path)
 }
 
 // get returns a live instance, starting or restarting the plugin when
@@ -88,7 +171,7 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 		failures := p.failures
 		p.mu.Unlock()
 		if failures > 0 {
-			d := backoffDelay(p.block.Restart.Backoff, p.block.Restart.MaxBackoff, failures)
+			d := backoffDelay(p.block().Restart.Backoff, p.block().Restart.MaxBackoff, failures)
 			p.log.Info("restarting plugin after backoff", "backoff", d, "consecutive_failures", failures)
 			if err := sleepCtx(ctx, d); err != nil {
 				<-p.startSem
@@ -104,7 +187,7 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if failures == 0 && p.restarts == 0 {
+			if !p.started {
 				// The first start failing is a configuration problem: fail fast.
 				return nil, err
 			}
@@ -115,6 +198,7 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 			p.log.Info("plugin is back", "restarts", p.restarts)
 		}
 		p.cur = inst
+		p.started = true
 		p.mu.Unlock()
 		<-p.startSem
 		return inst, nil
@@ -145,7 +229,7 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 	p.restarts++
 	now := time.Now()
 	p.crashes = append(p.crashes, now)
-	pol := p.block.Restart
+	pol := p.block().Restart
 	kept := p.crashes[:0]
 	for _, t := range p.crashes {
 		if now.Sub(t) <= pol.Window {
@@ -197,10 +281,12 @@ func hardKill(c *plugin.Client) {
 
 // start launches the plugin binary, checks it and sends it its config.
 func (p *pluginProc) start(ctx context.Context, validateOnly bool) (*pluginInstance, error) {
-	b := p.block
+	b := p.block()
+	fi, err := os.Stat(b.Path)
 	if err := checkBinary(b); err != nil {
 		return nil, err
 	}
+	sum, _ := fileSHA256(b.Path)
 	cmd := exec.Command(b.Path)
 	cmd.Dir = p.dir
 	setParentDeathSignal(cmd)
@@ -247,7 +333,10 @@ func (p *pluginProc) start(ctx context.Context, validateOnly bool) (*pluginInsta
 		}
 		return nil, fmt.Errorf("%w: %s is not a %s plugin (%v); %s", ErrPluginStart, p, b.Kind, err, hint)
 	}
-	inst := &pluginInstance{client: client, raw: raw, started: time.Now()}
+	inst := &pluginInstance{client: client, raw: raw, started: time.Now(), sha256: sum}
+	if fi != nil {
+		inst.binMod, inst.binSize = fi.ModTime(), fi.Size()
+	}
 	cctx, cancel := context.WithTimeout(ctx, b.CallTimeout)
 	defer cancel()
 	req := shared.ConfigureRequest{App: p.app, Name: b.Name, Config: b.Config, ValidateOnly: validateOnly}

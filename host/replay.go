@@ -97,14 +97,15 @@ func Replay(ctx context.Context, cfg *Config, path string, log hclog.Logger) (Re
 			if err := ctx.Err(); err != nil {
 				return rep, err
 			}
-			inst, err := p.get(ctx)
+			inst, release, err := p.acquire(ctx)
 			if err != nil {
 				return rep, err
 			}
-			cctx, cancel := context.WithTimeout(ctx, p.block.CallTimeout)
+			cctx, cancel := context.WithTimeout(ctx, p.block().CallTimeout)
 			resp, err := inst.raw.(*shared.HandlerClient).HandleBatch(cctx, &shared.BatchRequest{
 				Stream: d.Stream, ShardID: d.ShardID, Records: recs, Attempt: group[len(group)-len(recs)].Attempts + 1})
 			cancel()
+			release()
 			if err != nil {
 				p.fail(inst, err)
 				continue

@@ -191,26 +191,27 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 		if ctx.Err() != nil {
 			return done, false, nil
 		}
-		inst, err := proc.get(ctx)
+		inst, release, err := proc.acquire(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return done, false, nil
 			}
-			return done, false, fmt.Errorf("stream %s: handler %q: %w", w.s.cfg.Name, proc.block.Name, err)
+			return done, false, fmt.Errorf("stream %s: handler %q: %w", w.s.cfg.Name, proc.block().Name, err)
 		}
 		rest := batch[done:]
 		req := &shared.BatchRequest{Stream: w.s.cfg.Name, ShardID: w.id, Records: rest, MillisBehindLatest: behind, Attempt: attempt}
-		cctx, cancel := context.WithTimeout(ctx, proc.block.CallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, proc.block().CallTimeout)
 		t0 := time.Now()
 		resp, err := inst.raw.(*shared.HandlerClient).HandleBatch(cctx, req)
 		cancel()
+		release()
 		if err != nil {
 			if ctx.Err() != nil {
 				return done, false, nil // draining past the deadline: not acknowledged
 			}
 			reason := err
 			if errors.Is(err, context.DeadlineExceeded) {
-				reason = fmt.Errorf("call_timeout (%s) exceeded; the plugin is killed: %w", proc.block.CallTimeout, err)
+				reason = fmt.Errorf("call_timeout (%s) exceeded; the plugin is killed: %w", proc.block().CallTimeout, err)
 			}
 			w.log.Warn("batch not acknowledged; it will be delivered again", "records", len(rest), "attempt", attempt, "reason", reason.Error())
 			w.s.h.stats.redeliveries.Add(1)
@@ -262,7 +263,7 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 // been dealt with (skipped or dead-lettered; the checkpoint may move past
 // it), skip=false to deliver it again, or an error that stops the scan.
 func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int) (bool, error) {
-	pol := w.s.handler.block.Failure
+	pol := w.s.handler.block().Failure
 	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", ErrHandlerFailed, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
 	if attempts < pol.MaxAttempts {
 		d := backoffDelay(pol.RetryBackoff, time.Minute, attempts)
@@ -279,7 +280,7 @@ func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *sh
 			"partition_key", rec.PartitionKey, "attempts", attempts, "error", e.Error())
 		w.s.h.stats.skipped.Add(1)
 	case OnFailureDeadLetter:
-		dl := newDeadLetter(w.s.h.cfg.App, w.s.cfg.Name, w.id, w.s.handler.block.Name, rec, e, attempts)
+		dl := newDeadLetter(w.s.h.cfg.App, w.s.cfg.Name, w.id, w.s.handler.block().Name, rec, e, attempts)
 		for try := 1; ; try++ {
 			err := w.s.deadLetter.Put(ctx, dl)
 			if err == nil {
@@ -309,11 +310,12 @@ func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *sh
 // existed does not know the method.
 func (w *shardWorker) lifecycle(ctx context.Context, req shared.LifecycleRequest) {
 	req.Stream, req.ShardID = w.s.cfg.Name, w.id
-	inst, err := w.s.handler.get(ctx)
+	inst, release, err := w.s.handler.acquire(ctx)
 	if err != nil {
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, w.s.handler.block.CallTimeout)
+	defer release()
+	cctx, cancel := context.WithTimeout(ctx, w.s.handler.block().CallTimeout)
 	defer cancel()
 	if err := inst.raw.(*shared.HandlerClient).Lifecycle(cctx, req); err != nil && !strings.Contains(err.Error(), "can't find method") {
 		w.log.Warn("handler lifecycle call failed", "event", req.Event, "error", err)

@@ -1,0 +1,490 @@
+// Package redis is a checkpoint store kept in Redis, compatible with the
+// key layout of harlow/kinesis-consumer's store/redis, so users who migrate
+// keep their progress.
+//
+// Settings (config {} block):
+//
+//	address      = "127.0.0.1:6379"  # host:port
+//	db           = 0
+//	username     = ""                # Redis 6 ACL user; empty for the default user
+//	password     = ""                # never logged or echoed
+//	key_prefix   = ""                # put in front of every key
+//	tls          = false             # TLS to the server (verified against the host name)
+//	dial_timeout = "5s"
+//
+// # Layout
+//
+// The checkpoint of (app, stream, shard) lives in two keys:
+//
+//	<key_prefix><app>:checkpoint:<stream>:<shard>        string: the sequence number
+//	<key_prefix><app>:checkpoint-meta:<stream>:<shard>   hash: seq, sub, end, owner, lease
+//
+// The first key is exactly the seed's: it holds the plain decimal sequence
+// number, so a checkpoint written by the seed is picked up as is, and a
+// seed reader still sees the last sequence number we wrote. Everything the
+// seed had no room for goes into the meta hash: the sub-sequence number
+// (sub), the SHARD_END marker (end = "1"), the lease owner and counter. The
+// hash also repeats the sequence number it describes (seq): when the main
+// key no longer holds that number (a seed-era writer or an operator changed
+// it), the hash is stale and is ignored, so the main key is always the
+// source of truth for the position. Delete both keys to reset a shard.
+//
+// As in the seed, the key is built by joining app, stream and shard with
+// ":", so names containing ":" can collide (app "a:b" and stream "c" vs
+// app "a" and stream "b:c"); give each app a distinct key_prefix if that
+// matters.
+//
+// SHARD_END is recorded only in the hash (end = "1"); the main key keeps the
+// last sequence number read, so seed readers never read a marker they do
+// not understand. A ShardEnd write without a sequence number keeps the
+// stored one; on a shard with no checkpoint it creates only the hash.
+//
+// # Conditional writes
+//
+// Every write runs a Lua script (EVALSHA, falling back to EVAL when the
+// server's script cache is empty, e.g. after a restart) that reads the
+// stored position and writes only if the new one is past it: sequence
+// numbers compare as decimal integers of any length (leading zeros
+// stripped, then by length, then digit by digit), then sub-sequence
+// numbers; a finished shard is never moved. Two writers racing therefore
+// can never move a checkpoint backwards. SetBatch sends one script call per
+// update in a single pipeline (one round trip).
+//
+// Get reads both keys in one MULTI/EXEC. A missing key is "no checkpoint";
+// any other failure is returned as sdk.Unavailable, so the host retries and
+// never starts a shard from scratch because Redis was briefly unreachable.
+//
+// Both keys of a checkpoint are touched by one script, so Redis Cluster is
+// not supported (the seed's key layout has no hash tag); use a single
+// server or a Sentinel-managed primary address. Configure Redis with AOF
+// (appendonly yes) if a Redis crash must not lose recent checkpoints.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/kinesis-host/kinesis-host/sdk"
+)
+
+// DefaultAddress is used when the config block names no address.
+const DefaultAddress = "127.0.0.1:6379"
+
+// DefaultDialTimeout is used when dial_timeout is not set.
+const DefaultDialTimeout = 5 * time.Second
+
+// Settings is the store's config {} block.
+type Settings struct {
+	Address     string `json:"address"`
+	DB          int    `json:"db"`
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	KeyPrefix   string `json:"key_prefix"`
+	TLS         bool   `json:"tls"`
+	DialTimeout string `json:"dial_timeout"`
+}
+
+// setScript applies one conditional write; see the package documentation.
+//
+//	KEYS[1] main key, KEYS[2] meta hash
+//	ARGV[1] sequence number ("" keeps the stored one; only with ARGV[3]="1")
+//	ARGV[2] sub-sequence number (decimal), ARGV[3] "1" for SHARD_END else "0"
+//	ARGV[4] owner, ARGV[5] lease counter (decimal)
+//
+// It returns 1 when it wrote, 0 when the stored position was already at or
+// past the new one.
+var setScript = goredis.NewScript(`
+local function nat(a, b)
+  a = string.gsub(a, '^0+', '')
+  b = string.gsub(b, '^0+', '')
+  if #a ~= #b then
+    if #a < #b then return -1 else return 1 end
+  end
+  if a == b then return 0 end
+  if a < b then return -1 else return 1 end
+end
+local function int(a, b)
+  local na = string.sub(a, 1, 1) == '-'
+  local nb = string.sub(b, 1, 1) == '-'
+  if na ~= nb then
+    if na then return -1 else return 1 end
+  end
+  if na then return nat(string.sub(b, 2), string.sub(a, 2)) end
+  return nat(a, b)
+end
+local cur = redis.call('GET', KEYS[1])
+local curseq = cur or ''
+local m = redis.call('HMGET', KEYS[2], 'seq', 'sub', 'end')
+local valid = m[1] ~= false and m[1] == curseq
+local fin = valid and m[3] == '1'
+local cursub = '0'
+if valid and m[2] then cursub = m[2] end
+if fin then return 0 end
+if (cur ~= false) and ARGV[3] ~= '1' then
+  local c = nat(ARGV[1], curseq)
+  if c < 0 or (c == 0 and int(ARGV[2], cursub) <= 0) then return 0 end
+end
+local seq = ARGV[1]
+local sub = ARGV[2]
+if seq == '' then
+  seq = curseq
+  sub = cursub
+else
+  redis.call('SET', KEYS[1], seq)
+end
+redis.call('HSET', KEYS[2], 'seq', seq, 'sub', sub, 'end', ARGV[3], 'owner', ARGV[4], 'lease', ARGV[5])
+return 1
+`)
+
+// Store is the Redis-backed sdk.Store. Use New, then Configure.
+type Store struct {
+	mu     sync.RWMutex
+	client *goredis.Client
+	prefix string
+	addr   string
+}
+
+// New returns an unconfigured store.
+func New() *Store { return &Store{} }
+
+// Configure implements sdk.Configurer: it validates the settings and, unless
+// validating only, connects and checks that the server answers, accepts the
+// credentials and runs scripts.
+func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
+	var st Settings
+	if err := cfg.Decode(&st); err != nil {
+		return err
+	}
+	opts, err := st.options()
+	if err != nil {
+		return err
+	}
+	if cfg.ValidateOnly {
+		return nil
+	}
+	routeClientLogs.Do(func() { goredis.SetLogger(clientLogger{}) })
+	client := goredis.NewClient(opts)
+	if err := check(ctx, client, st, opts.DialTimeout); err != nil {
+		_ = client.Close()
+		return err
+	}
+	s.mu.Lock()
+	old := s.client
+	s.client, s.prefix, s.addr = client, st.KeyPrefix, opts.Addr
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	return nil
+}
+
+func (st *Settings) options() (*goredis.Options, error) {
+	if st.Address == "" {
+		st.Address = DefaultAddress
+	}
+	host, port, err := net.SplitHostPort(st.Address)
+	if err != nil || port == "" {
+		return nil, sdk.ConfigError("address", "must be host:port, like %q; got %q", DefaultAddress, st.Address)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return nil, sdk.ConfigError("address", "port must be a number from 1 to 65535; got %q", st.Address)
+	}
+	if st.DB < 0 {
+		return nil, sdk.ConfigError("db", "must be a database number >= 0; got %d", st.DB)
+	}
+	dial := DefaultDialTimeout
+	if st.DialTimeout != "" {
+		d, err := time.ParseDuration(st.DialTimeout)
+		if err != nil || d <= 0 {
+			return nil, sdk.ConfigError("dial_timeout", "must be a positive duration like \"5s\"; got %q", st.DialTimeout)
+		}
+		dial = d
+	}
+	if st.Username != "" && st.Password == "" {
+		return nil, sdk.ConfigError("password", "is empty but username %q is set; set the user's password (for example password = env(\"REDIS_PASSWORD\"))", st.Username)
+	}
+	opts := &goredis.Options{
+		Addr:     st.Address,
+		DB:       st.DB,
+		Username: st.Username,
+		Password: st.Password,
+		// Checkpoint calls are small; fail fast and let the host retry
+		// with backoff rather than stacking retries here.
+		DialTimeout:           dial,
+		DialerRetries:         2,
+		DialerRetryTimeout:    50 * time.Millisecond,
+		ReadTimeout:           5 * time.Second,
+		WriteTimeout:          5 * time.Second,
+		ContextTimeoutEnabled: true,
+		MaxRetries:            1,
+		PoolSize:              16,
+		PoolTimeout:           10 * time.Second,
+		ConnMaxIdleTime:       5 * time.Minute,
+		DisableIdentity:       true, // no CLIENT SETINFO: works with older servers and proxies
+	}
+	if st.TLS {
+		opts.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	return opts, nil
+}
+
+// check pings the server and loads the script, turning failures into
+// ConfigErrors that name the setting to fix. The password is never part of
+// a message.
+func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, dial+2*time.Second)
+	defer cancel()
+	err := c.Ping(ctx).Err()
+	if err == nil {
+		err = setScript.Load(ctx, c).Err()
+	}
+	if err == nil {
+		return nil
+	}
+	msg := redact(err.Error(), st.Password)
+	upper := strings.ToUpper(msg)
+	switch {
+	case strings.Contains(upper, "WRONGPASS"), strings.Contains(upper, "INVALID PASSWORD"),
+		strings.Contains(upper, "INVALID USERNAME-PASSWORD"), strings.Contains(upper, "NOAUTH"),
+		strings.Contains(upper, "WITHOUT ANY PASSWORD CONFIGURED"), strings.Contains(upper, "AUTH FAILED"):
+		who := "the default user"
+		if st.Username != "" {
+			who = fmt.Sprintf("user %q", st.Username)
+		}
+		if st.Password == "" {
+			return sdk.ConfigError("password", "Redis at %s requires a password (%s); set password (and username for an ACL user), for example password = env(\"REDIS_PASSWORD\")", st.Address, msg)
+		}
+		return sdk.ConfigError("password", "Redis at %s rejected the password for %s (%s); check password and username", st.Address, who, msg)
+	case strings.Contains(upper, "NOPERM"):
+		return sdk.ConfigError("username", "Redis user %q at %s lacks a permission the checkpoint store needs (GET, SET, HMGET, HSET, HGETALL, MULTI, EXEC, EVAL, EVALSHA, SCRIPT LOAD, PING): %s", st.Username, st.Address, msg)
+	case strings.Contains(upper, "DB INDEX IS OUT OF RANGE"), strings.Contains(upper, "INVALID DB INDEX"):
+		return sdk.ConfigError("db", "Redis at %s has no database %d (%s); use a number below the server's `databases` setting", st.Address, st.DB, msg)
+	}
+	var tlsErr tls.RecordHeaderError
+	if errors.As(err, &tlsErr) && st.TLS {
+		return sdk.ConfigError("tls", "Redis at %s does not speak TLS (%s); set tls = false or use the server's TLS port", st.Address, msg)
+	}
+	hint := "check address (host:port), that Redis is running and reachable from here"
+	if st.TLS {
+		hint += ", and whether the server really speaks TLS (tls = true)"
+	} else {
+		hint += ", and whether the server requires TLS (tls = true)"
+	}
+	return sdk.ConfigError("address", "cannot reach Redis at %s within %s: %s; %s, and the password", st.Address, dial, msg, hint)
+}
+
+var routeClientLogs sync.Once
+
+// clientLogger sends go-redis's own log lines (a failed dial per pooled
+// connection while the server is down, for example) to the plugin logger at
+// debug level; the host logs the failures it acts on itself.
+type clientLogger struct{}
+
+func (clientLogger) Printf(ctx context.Context, format string, v ...any) {
+	sdk.Logger().Debug(strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "), "component", "go-redis")
+}
+
+func redact(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, "xxxxx")
+}
+
+func (s *Store) handle() (*goredis.Client, string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.client == nil {
+		return nil, "", errors.New("redis checkpoint store is not configured (no Configure call)")
+	}
+	return s.client, s.prefix, nil
+}
+
+// Keys returns the main key and the meta hash key of a checkpoint.
+func Keys(prefix string, k sdk.CheckpointKey) (main, meta string) {
+	return prefix + k.App + ":checkpoint:" + k.Stream + ":" + k.ShardID,
+		prefix + k.App + ":checkpoint-meta:" + k.Stream + ":" + k.ShardID
+}
+
+func (s *Store) unavailable(op string, k sdk.CheckpointKey, err error) error {
+	return sdk.Unavailable(fmt.Errorf("redis %s: %s checkpoint %s/%s: %w", s.addr, op, k.Stream, k.ShardID, err))
+}
+
+// Get implements sdk.Store.
+func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (sdk.Checkpoint, bool, error) {
+	c, prefix, err := s.handle()
+	if err != nil {
+		return sdk.Checkpoint{}, false, err
+	}
+	mainKey, metaKey := Keys(prefix, key)
+	var get *goredis.StringCmd
+	var meta *goredis.MapStringStringCmd
+	_, err = c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		get = p.Get(ctx, mainKey)
+		meta = p.HGetAll(ctx, metaKey)
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
+	}
+	if err := meta.Err(); err != nil {
+		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
+	}
+	seq, err := get.Result()
+	missing := errors.Is(err, goredis.Nil)
+	if err != nil && !missing {
+		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
+	}
+	m := meta.Val()
+	if ms, ok := m["seq"]; !ok || ms != seq {
+		m = nil // stale or absent: the main key alone is the truth
+	}
+	if missing && m["end"] != "1" {
+		return sdk.Checkpoint{}, false, nil
+	}
+	if !missing && !sdk.ValidSequence(seq) {
+		return sdk.Checkpoint{}, false, fmt.Errorf("redis key %s holds %q, which is not a sequence number; fix or delete the key", mainKey, truncate(seq))
+	}
+	cp := sdk.Checkpoint{SequenceNumber: seq, ShardEnd: m["end"] == "1", Owner: m["owner"]}
+	if v := m["sub"]; v != "" {
+		if cp.SubSequenceNumber, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return sdk.Checkpoint{}, false, fmt.Errorf("redis hash %s has a bad sub field %q", metaKey, truncate(v))
+		}
+	}
+	if v := m["lease"]; v != "" {
+		if cp.LeaseCounter, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return sdk.Checkpoint{}, false, fmt.Errorf("redis hash %s has a bad lease field %q", metaKey, truncate(v))
+		}
+	}
+	return cp, true, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// args validates cp and returns the script's ARGV; skip is true for a
+// write that can never move anything (an empty position).
+func args(cp sdk.Checkpoint) (argv []any, skip bool, err error) {
+	if cp.SequenceNumber == "" && !cp.ShardEnd {
+		return nil, true, nil
+	}
+	if cp.SequenceNumber != "" && !sdk.ValidSequence(cp.SequenceNumber) {
+		return nil, false, fmt.Errorf("invalid sequence number %q: want 1 to 128 decimal digits", truncate(cp.SequenceNumber))
+	}
+	end := "0"
+	if cp.ShardEnd {
+		end = "1"
+	}
+	return []any{cp.SequenceNumber, strconv.FormatInt(cp.SubSequenceNumber, 10), end, cp.Owner, strconv.FormatInt(cp.LeaseCounter, 10)}, false, nil
+}
+
+// Set implements sdk.Store.
+func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint) error {
+	c, prefix, err := s.handle()
+	if err != nil {
+		return err
+	}
+	argv, skip, err := args(cp)
+	if err != nil || skip {
+		return err
+	}
+	mainKey, metaKey := Keys(prefix, key)
+	if err := setScript.Run(ctx, c, []string{mainKey, metaKey}, argv...).Err(); err != nil {
+		return s.unavailable("write", key, err)
+	}
+	return nil
+}
+
+// SetBatch implements sdk.BatchStore: one pipelined script call per update,
+// in one round trip (two if the server's script cache was empty).
+func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []error {
+	errs := make([]error, len(updates))
+	c, prefix, err := s.handle()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	type call struct {
+		i    int
+		keys []string
+		argv []any
+		cmd  *goredis.Cmd
+	}
+	var calls []*call
+	for i, u := range updates {
+		argv, skip, err := args(u.Checkpoint)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if skip {
+			continue
+		}
+		mainKey, metaKey := Keys(prefix, u.Key)
+		calls = append(calls, &call{i: i, keys: []string{mainKey, metaKey}, argv: argv})
+	}
+	run := func(calls []*call, eval bool) {
+		if len(calls) == 0 {
+			return
+		}
+		_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, cl := range calls {
+				if eval {
+					cl.cmd = setScript.Eval(ctx, p, cl.keys, cl.argv...)
+				} else {
+					cl.cmd = p.EvalSha(ctx, setScript.Hash(), cl.keys, cl.argv...)
+				}
+			}
+			return nil
+		})
+	}
+	run(calls, false)
+	var retry []*call
+	for _, cl := range calls {
+		if goredis.HasErrorPrefix(cl.cmd.Err(), "NOSCRIPT") {
+			retry = append(retry, cl)
+		}
+	}
+	if len(retry) > 0 {
+		// The server lost its script cache (a restart or SCRIPT FLUSH):
+		// load it again, then EVALSHA; EVAL if loading fails.
+		if setScript.Load(ctx, c).Err() == nil {
+			run(retry, false)
+		} else {
+			run(retry, true)
+		}
+	}
+	for _, cl := range calls {
+		if err := cl.cmd.Err(); err != nil {
+			errs[cl.i] = s.unavailable("write", updates[cl.i].Key, err)
+		}
+	}
+	return errs
+}
+
+// Close implements sdk.Closer.
+func (s *Store) Close(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return nil
+	}
+	err := s.client.Close()
+	s.client = nil
+	return err
+}
