@@ -39,10 +39,10 @@ type pluginInstance struct {
 // exponential backoff and enforces the restart budget. All shards using the
 // block share one process; calls are multiplexed over its connection.
 type pluginProc struct {
-	blk   atomic.Pointer[PluginBlock] // swapped by a config reload
-	app   string
-	dir   string // working directory of the plugin: the config file's folder
-	log   hclog.Logger
+	blk atomic.Pointer[PluginBlock] // swapped by a config reload
+	app string
+	dir string // working directory of the plugin: the config file's folder
+	log hclog.Logger
 
 	startSem chan struct{} // one starter at a time
 
