@@ -457,6 +457,17 @@ func LoadConfig(path string) (cfg *Config, files map[string]*hcl.File, diags hcl
 // diagnostics and as the key in files, dir is the directory relative paths
 // resolve against ("" means the working directory). Config.Path is "".
 func ParseConfig(src []byte, filename, dir string) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
+	cfg, files, diags := parseConfigPartial(src, filename, dir)
+	if diags.HasErrors() {
+		return nil, files, diags
+	}
+	return cfg, files, diags
+}
+
+// parseConfigPartial is ParseConfig that also returns what could be decoded
+// when there are errors (nil only when the file does not parse), so that
+// `validate` can check plugin binaries too and report every problem at once.
+func parseConfigPartial(src []byte, filename, dir string) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
 	parser := hclparse.NewParser()
 	file, diags := parser.ParseHCL(src, filename)
 	files := parser.Files()
@@ -486,9 +497,6 @@ func ParseConfig(src []byte, filename, dir string) (*Config, map[string]*hcl.Fil
 		}
 	}
 	cfgSortDiagnostics(diags)
-	if diags.HasErrors() {
-		return nil, files, diags
-	}
 	return cfg, files, diags
 }
 

@@ -50,7 +50,7 @@ type Stats struct {
 // waiting for in-flight batches (they are delivered again next time);
 // Closed is closed when Run has returned.
 type Host struct {
-	cfg  *Config
+	cfgp atomic.Pointer[Config]
 	opts Options
 	log  hclog.Logger
 	api  KinesisAPI
@@ -68,7 +68,16 @@ type Host struct {
 	stats struct {
 		records, batches, retries, redeliveries, skipped, deadLettered atomic.Int64
 	}
-	sinks map[string]deadLetterSink // by handler block
+	sinkMu sync.Mutex
+	sinks  map[string]deadLetterSink // by handler block
+
+	// Owned by Run's loop goroutine.
+	fetch, deliver, writers context.Context
+	exits                   chan streamExit
+	running                 map[string]*streamHandle
+	reloadCh                chan reloadRequest
+	wwg                     sync.WaitGroup
+	swapping                sync.Map // *pluginProc -> struct{}: a swap is in progress
 	latMu sync.Mutex
 	lat   []time.Duration
 }
@@ -85,10 +94,11 @@ func New(cfg *Config, opts Options) (*Host, error) {
 		opts.StatsInterval = 30 * time.Second
 	}
 	h := &Host{
-		cfg: cfg, opts: opts, log: opts.Logger, api: opts.Kinesis,
+		opts: opts, log: opts.Logger, api: opts.Kinesis, reloadCh: make(chan reloadRequest),
 		handlers: map[string]*pluginProc{}, stores: map[string]*pluginProc{}, checkpoints: map[string]*checkpointer{},
 		drainCh: make(chan struct{}), stopCh: make(chan struct{}), closed: make(chan struct{}),
 	}
+	h.cfgp.Store(cfg)
 	for _, s := range cfg.Streams {
 		if _, ok := h.handlers[s.Handler]; !ok {
 			b := cfg.Handlers[s.Handler]
@@ -142,6 +152,8 @@ func (h *Host) Stats() Stats {
 		Redeliveries: h.stats.redeliveries.Load(), Retries: h.stats.retries.Load(),
 		Skipped: h.stats.skipped.Load(), DeadLettered: h.stats.deadLettered.Load(),
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, p := range h.handlers {
 		p.mu.Lock()
 		st.PluginRestarts += p.restarts
@@ -183,24 +195,15 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	}()
 
 	if h.api == nil {
-		client, err := NewKinesisClient(ctx, h.cfg.Kinesis)
+		client, err := NewKinesisClient(ctx, h.conf().Kinesis)
 		if err != nil {
 			return err
 		}
 		h.api = client
 	}
-
-	h.sinks = map[string]deadLetterSink{}
-	for name, p := range h.handlers {
-		if p.block().Failure.OnFailure != OnFailureDeadLetter {
-			continue
-		}
-		sink, err := openDeadLetterSink(p.block().Failure.DeadLetter, h.api)
-		if err != nil {
-			return fmt.Errorf("handler %q: %w", name, err)
-		}
-		h.sinks[name] = sink
-		defer sink.Close()
+	defer h.closeSinks()
+	if err := h.openSinks(); err != nil {
+		return err
 	}
 
 	// Start every plugin now, so that a bad binary or a bad config fails
@@ -221,55 +224,42 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	defer cancelFetch()
 	defer cancelDeliver()
 	defer cancelWriters()
+	h.fetch, h.deliver, h.writers = fetch, deliver, writers
 	go func() {
 		select {
 		case <-h.drainCh:
 		case <-h.closed:
 			return
 		}
-		h.log.Info("draining: no more fetching; finishing in-flight batches", "timeout", h.cfg.ShutdownTimeout)
+		timeout := h.conf().ShutdownTimeout
+		h.log.Info("draining: no more fetching; finishing in-flight batches", "timeout", timeout)
 		cancelFetch()
 		select {
 		case <-h.stopCh:
-		case <-time.After(h.cfg.ShutdownTimeout):
+		case <-time.After(timeout):
 			h.log.Warn("shutdown_timeout reached; abandoning in-flight batches (they will be delivered again)")
 		case <-h.closed:
 		}
 		cancelDeliver()
 	}()
-	var wwg sync.WaitGroup
 	for _, c := range h.checkpoints {
-		wwg.Add(1)
-		go func() { defer wwg.Done(); c.run(writers) }()
+		h.startWriter(c)
 	}
 	if h.opts.StatsInterval > 0 {
 		go h.logStats(fetch)
 	}
 
-	var swg sync.WaitGroup
-	for _, s := range h.cfg.Streams {
-		r := &streamRunner{h: h, cfg: s, api: h.api, handler: h.handlers[s.Handler], cp: h.checkpoints[s.Checkpoint],
-			log: h.log.Named("stream").With("stream", s.Name), deadLetter: h.sinks[s.Handler]}
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			err := r.run(fetch, deliver)
-			switch {
-			case err == nil:
-			case errors.Is(err, ErrRestartBudgetExhausted) && r.handler.block().Restart.OnExhausted == OnExhaustedContinue:
-				h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\")",
-					"stream", s.Name, "error", err)
-			default:
-				h.requestStop(err)
-			}
-		}()
+	h.exits = make(chan streamExit)
+	h.running = map[string]*streamHandle{}
+	for _, s := range h.conf().Streams {
+		h.startStream(s)
 	}
-	h.log.Info("consuming", "streams", len(h.cfg.Streams), "app", h.cfg.App)
-	swg.Wait()
+	h.log.Info("consuming", "streams", len(h.running), "app", h.conf().App)
+	h.loop()
 
 	// Last chance for handlers to flush their own buffers, then the final
 	// checkpoints.
-	final, cancelFinal := context.WithTimeout(context.Background(), h.cfg.ShutdownTimeout)
+	final, cancelFinal := context.WithTimeout(context.Background(), h.conf().ShutdownTimeout)
 	defer cancelFinal()
 	for name, p := range h.handlers {
 		p.mu.Lock()
@@ -289,18 +279,9 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		}
 	}
 	cancelWriters()
-	wwg.Wait()
-	for name, c := range h.checkpoints {
-		c.proc.mu.Lock()
-		inst := c.proc.cur
-		c.proc.mu.Unlock()
-		if inst != nil {
-			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := inst.raw.(*shared.CheckpointClient).Close(cctx); err != nil {
-				h.log.Warn("checkpoint Close failed", "checkpoint", name, "error", err)
-			}
-			cancel()
-		}
+	h.wwg.Wait()
+	for _, c := range h.checkpoints {
+		h.closeStore(c)
 	}
 	st := h.Stats()
 	h.log.Info("stopped", "records", st.Records, "batches", st.Batches, "redeliveries", st.Redeliveries,
@@ -315,7 +296,29 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	return err
 }
 
+// closeStore asks a checkpoint plugin to release its connections.
+func (h *Host) closeStore(c *checkpointer) {
+	c.proc.mu.Lock()
+	inst := c.proc.cur
+	c.proc.mu.Unlock()
+	if inst != nil {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := inst.raw.(*shared.CheckpointClient).Close(cctx); err != nil {
+			h.log.Warn("checkpoint Close failed", "checkpoint", c.proc.block().Name, "error", err)
+		}
+		cancel()
+	}
+}
+
+// startWriter runs a checkpointer's writer goroutine until the final flush.
+func (h *Host) startWriter(c *checkpointer) {
+	h.wwg.Add(1)
+	go func() { defer h.wwg.Done(); c.run(h.writers) }()
+}
+
 func (h *Host) sortedProcs() []*pluginProc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	var out []*pluginProc
 	for _, p := range h.stores {
 		out = append(out, p)

@@ -462,3 +462,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// binaryID is (modification time, size) of a file, zero when unreadable.
+func binaryID(path string) [2]int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return [2]int64{}
+	}
+	return [2]int64{fi.ModTime().UnixNano(), fi.Size()}
+}

@@ -130,7 +130,7 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 			if out.MillisBehindLatest != nil {
 				behind = *out.MillisBehindLatest
 			}
-			stop, err := w.deliverPage(deliver, recs, behind)
+			stop, err := w.deliverPage(fetch, deliver, recs, behind)
 			if err != nil || stop {
 				res.err, res.stop = err, stop && err == nil && deliver.Err() == nil
 				return res
@@ -164,9 +164,14 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 
 // deliverPage sends one GetRecords page to the handler in batches capped by
 // count and bytes. It returns when every record is done, the scan must
-// stop, or deliver ctx ends (then the rest is simply not acknowledged).
-func (w *shardWorker) deliverPage(ctx context.Context, recs []shared.Record, behind int64) (stop bool, err error) {
+// stop, or ctx ends. When fetch ends (drain), the batch in flight finishes
+// but no new batch starts: the rest of the page is not acknowledged and is
+// read again next time.
+func (w *shardWorker) deliverPage(fetch, ctx context.Context, recs []shared.Record, behind int64) (stop bool, err error) {
 	for len(recs) > 0 {
+		if fetch.Err() != nil {
+			return true, nil
+		}
 		n := cutBatch(recs, w.s.cfg.BatchMaxRecords, w.s.cfg.BatchMaxBytes)
 		batch := recs[:n]
 		done, stop, err := w.deliverBatch(ctx, batch, behind)
@@ -280,9 +285,13 @@ func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *sh
 			"partition_key", rec.PartitionKey, "attempts", attempts, "error", e.Error())
 		w.s.h.stats.skipped.Add(1)
 	case OnFailureDeadLetter:
-		dl := newDeadLetter(w.s.h.cfg.App, w.s.cfg.Name, w.id, w.s.handler.block().Name, rec, e, attempts)
+		dl := newDeadLetter(w.s.h.conf().App, w.s.cfg.Name, w.id, w.s.handler.block().Name, rec, e, attempts)
 		for try := 1; ; try++ {
-			err := w.s.deadLetter.Put(ctx, dl)
+			sink := w.s.h.sink(w.s.handler.block().Name)
+			err := errors.New("no dead_letter target is open for this handler")
+			if sink != nil {
+				err = sink.Put(ctx, dl)
+			}
 			if err == nil {
 				break
 			}

@@ -24,9 +24,6 @@ type streamRunner struct {
 	handler *pluginProc
 	cp      *checkpointer
 	log     hclog.Logger
-	// deadLetter receives records the handler gave up on, when its
-	// on_failure is "dead_letter".
-	deadLetter deadLetterSink
 }
 
 func (s *streamRunner) initialPosition() iteratorPosition {
@@ -58,7 +55,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			lin.Started(id)
 			running++
 			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
-				key: shared.CheckpointKey{App: s.h.cfg.App, Stream: s.cfg.Name, ShardID: id}}
+				key: shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id}}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

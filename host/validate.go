@@ -4,12 +4,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 )
+
+// ValidateFile is `kinesis-host validate`: it loads the file at path and
+// reports every problem at once — configuration errors, plugin binaries that
+// are missing, not executable or fail their sha256 — and, when the file
+// itself is valid, starts every plugin to check its config (Validate).
+// cfg is nil when there are errors.
+func ValidateFile(ctx context.Context, path string, log hclog.Logger) (cfg *Config, files map[string]*hcl.File, diags hcl.Diagnostics, reports []PluginReport) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		_, files, diags = LoadConfig(path)
+		return nil, files, diags, nil
+	}
+	abs, _ := filepath.Abs(path)
+	cfg, files, diags = parseConfigPartial(src, path, filepath.Dir(abs))
+	if cfg == nil {
+		return nil, files, diags, nil
+	}
+	cfg.Path = abs
+	if diags.HasErrors() {
+		for _, b := range sortedBlocks(cfg) {
+			if b.Path == "" {
+				continue
+			}
+			if err := checkBinary(b); err != nil {
+				diags = append(diags, pluginDiag(b, err))
+			}
+		}
+		cfgSortDiagnostics(diags)
+		return nil, files, diags, nil
+	}
+	pd, reports := Validate(ctx, cfg, log)
+	return cfg, files, append(diags, pd...), reports
+}
 
 // PluginReport describes one plugin binary as `kinesis-host plugins` and
 // `validate` see it.

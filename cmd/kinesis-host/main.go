@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
@@ -75,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "replay needs -from <dead-letter file>: the file named in a handler's dead_letter { file = ... } block")
 		return 2
 	}
+	if cmd == "validate" || cmd == "plugins" {
+		return validate(cmd, *path, stdout, stderr)
+	}
 	cfg, files, diags := host.LoadConfig(*path)
 	if len(diags) > 0 {
 		_ = host.WriteDiagnostics(stderr, files, diags)
@@ -83,9 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s has errors; nothing was started.\n", *path)
 		return 1
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(cfg.LogLevel), Output: stderr})
-	switch cmd {
-	case "replay":
+	log := newLogger(cfg.LogLevel, stderr)
+	if cmd == "replay" {
 		rep, err := host.Replay(context.Background(), cfg, *from, log.Named("replay"))
 		if err != nil {
 			log.Error("replay failed", "error", err)
@@ -99,33 +102,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
-	case "validate", "plugins":
-		pd, reports := host.Validate(context.Background(), cfg, log.Named("validate"))
-		if cmd == "plugins" {
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KIND\tNAME\tPROTOCOL\tSDK\tSHA256\tPATH\tSTATUS")
-			for _, r := range reports {
-				status := "ok"
-				if r.Err != nil {
-					status = "error"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Protocol, r.SDKVersion, r.SHA256, r.Path, status)
-			}
-			tw.Flush()
-		}
-		if len(pd) > 0 {
-			_ = host.WriteDiagnostics(stderr, files, pd)
-			return 1
-		}
-		if cmd == "validate" {
-			fmt.Fprintf(stdout, "%s is valid: %d stream(s), every plugin started and accepted its config.\n", *path, len(cfg.Streams))
-		}
-		return 0
 	}
-	return runHost(cfg, files, log, stderr)
+	return runHost(*path, cfg, files, log, stderr)
 }
 
-func runHost(cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer) int {
+func newLogger(level string, w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(level), Output: w})
+}
+
+// validate runs `validate` and `plugins`: every problem at once, exit 0 or 1.
+func validate(cmd, path string, stdout, stderr io.Writer) int {
+	log := newLogger("warn", stderr)
+	cfg, files, diags, reports := host.ValidateFile(context.Background(), path, log.Named("validate"))
+	if cmd == "plugins" {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tNAME\tPROTOCOL\tSDK\tSHA256\tPATH\tSTATUS")
+		for _, r := range reports {
+			status := "ok"
+			if r.Err != nil {
+				status = "error"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Kind, r.Name, r.Protocol, r.SDKVersion, r.SHA256, r.Path, status)
+		}
+		tw.Flush()
+	}
+	if len(diags) > 0 {
+		_ = host.WriteDiagnostics(stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "%s is not valid.\n", path)
+		return 1
+	}
+	if cmd == "validate" {
+		fmt.Fprintf(stdout, "%s is valid: %d stream(s), every plugin started and accepted its config.\n", path, len(cfg.Streams))
+	}
+	return 0
+}
+
+func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer) int {
 	h, err := host.New(cfg, host.Options{Logger: log})
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -133,8 +147,10 @@ func runHost(cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, std
 	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
 	go func() {
-		for n := 0; ; n++ {
+		for n := 0; ; {
 			select {
 			case s := <-sigs:
 				if n == 0 {
@@ -144,6 +160,9 @@ func runHost(cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, std
 					log.Warn("second signal: stopping without waiting for in-flight batches", "signal", s.String())
 					h.Stop()
 				}
+				n++
+			case <-hups:
+				reload(h, path, log, stderr)
 			case <-h.Closed():
 				return
 			}
@@ -159,4 +178,26 @@ func runHost(cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, std
 	}
 	log.Error("kinesis-host stopped with an error", "error", err)
 	return 1
+}
+
+// reload is SIGHUP: re-read the config file; a valid one takes effect for
+// the blocks that changed (and replaced plugin binaries are swapped), an
+// invalid one is refused with its diagnostics and the running config
+// carries on.
+func reload(h *host.Host, path string, log hclog.Logger, stderr io.Writer) {
+	log.Info("SIGHUP: reloading", "config", path)
+	cfg, files, diags := host.LoadConfig(path)
+	if len(diags) > 0 {
+		_ = host.WriteDiagnostics(stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		log.Error("reload refused: the config has errors; the running configuration carries on", "config", path)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := h.Reload(ctx, cfg); err != nil {
+		log.Error("reload", "error", err)
+	}
+	h.SwapChangedBinaries()
 }

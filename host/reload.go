@@ -1,0 +1,372 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// binaryPollInterval is how often plugin binaries are checked for
+// replacement (hot swap).
+const binaryPollInterval = 2 * time.Second
+
+// conf is the configuration in effect (it changes on Reload).
+func (h *Host) conf() *Config { return h.cfgp.Load() }
+
+// streamHandle is one running stream.
+type streamHandle struct {
+	cfg    *StreamConfig
+	cancel context.CancelFunc // ends this stream's fetching
+}
+
+type streamExit struct {
+	h   *streamHandle
+	err error
+}
+
+type reloadRequest struct {
+	cfg  *Config
+	done chan error
+}
+
+// startStream starts a runner for s; its exit arrives on h.exits.
+func (h *Host) startStream(s *StreamConfig) {
+	sf, cancel := context.WithCancel(h.fetch)
+	h.mu.Lock()
+	handler, cp := h.handlers[s.Handler], h.checkpoints[s.Checkpoint]
+	h.mu.Unlock()
+	r := &streamRunner{h: h, cfg: s, api: h.api, handler: handler, cp: cp, log: h.log.Named("stream").With("stream", s.Name)}
+	sh := &streamHandle{cfg: s, cancel: cancel}
+	h.running[s.Name] = sh
+	go func() {
+		err := r.run(sf, h.deliver)
+		cancel()
+		h.exits <- streamExit{sh, err}
+	}()
+}
+
+// streamEnded handles a runner's exit.
+func (h *Host) streamEnded(ex streamExit) {
+	if h.running[ex.h.cfg.Name] == ex.h {
+		delete(h.running, ex.h.cfg.Name)
+	}
+	err := ex.err
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrRestartBudgetExhausted) && h.handlerOf(ex.h.cfg).block().Restart.OnExhausted == OnExhaustedContinue:
+		h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\")",
+			"stream", ex.h.cfg.Name, "error", err)
+	default:
+		h.requestStop(err)
+	}
+}
+
+func (h *Host) handlerOf(s *StreamConfig) *pluginProc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.handlers[s.Handler]
+}
+
+// loop runs until every stream has ended (after Drain, or on their own). It
+// owns h.running and applies reloads and hot swaps.
+func (h *Host) loop() {
+	tick := time.NewTicker(binaryPollInterval)
+	defer tick.Stop()
+	drain := h.drainCh
+	seen := map[*pluginProc][2]int64{} // last (mtime, size) seen changed, for settling
+	for len(h.running) > 0 {
+		select {
+		case ex := <-h.exits:
+			h.streamEnded(ex)
+		case req := <-h.reloadCh:
+			req.done <- h.applyReload(req.cfg)
+		case <-tick.C:
+			h.swapChangedBinaries(seen)
+		case <-drain:
+			drain = nil // fetch is cancelled: every runner is ending
+		}
+	}
+}
+
+// Reload applies a new configuration (SIGHUP) to a running host: streams
+// whose settings changed, or that were added or removed, are drained and
+// restarted; plugins whose block changed are hot-swapped (in-flight calls
+// finish, the old process stops, the new one starts with the new config).
+// The app name and the kinesis {} block cannot change without a restart;
+// such a config is refused and the running one carries on.
+func (h *Host) Reload(ctx context.Context, cfg *Config) error {
+	req := reloadRequest{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case h.reloadCh <- req:
+	case <-h.closed:
+		return errors.New("reload: the host is not running")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SwapChangedBinaries hot-swaps every plugin whose binary was replaced,
+// without waiting for the periodic check (SIGHUP does this).
+func (h *Host) SwapChangedBinaries() {
+	h.swapAll(func(p *pluginProc) bool { return p.binaryChanged() }, "binary replaced")
+}
+
+func (h *Host) swapAll(pred func(*pluginProc) bool, why string) {
+	for _, p := range h.sortedProcs() {
+		if pred(p) {
+			h.swapAsync(p, p.block(), why)
+		}
+	}
+}
+
+// swapChangedBinaries swaps plugins whose binary changed and has stayed the
+// same for one poll (so a binary still being written is not started).
+func (h *Host) swapChangedBinaries(seen map[*pluginProc][2]int64) {
+	for _, p := range h.sortedProcs() {
+		if !p.binaryChanged() {
+			delete(seen, p)
+			continue
+		}
+		id := binaryID(p.block().Path)
+		if prev, ok := seen[p]; ok && prev == id {
+			delete(seen, p)
+			h.swapAsync(p, p.block(), "binary replaced in plugin_dir")
+			continue
+		}
+		seen[p] = id
+	}
+}
+
+// swapAsync swaps p in the background, one swap per plugin at a time.
+func (h *Host) swapAsync(p *pluginProc, b *PluginBlock, why string) {
+	if _, busy := h.swapping.LoadOrStore(p, struct{}{}); busy {
+		return
+	}
+	go func() {
+		defer h.swapping.Delete(p)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		_ = p.swap(ctx, b, why)
+	}()
+}
+
+// applyReload runs in the loop goroutine.
+func (h *Host) applyReload(next *Config) error {
+	cur := h.conf()
+	if next.App != cur.App {
+		return fmt.Errorf("reload refused: app changed from %q to %q; app is part of every checkpoint key, so changing it needs a restart", cur.App, next.App)
+	}
+	if !reflect.DeepEqual(stripKinesis(cur.Kinesis), stripKinesis(next.Kinesis)) {
+		return errors.New("reload refused: the kinesis {} block changed; restart the host to change how Kinesis is reached")
+	}
+	if lvl := hclog.LevelFromString(next.LogLevel); lvl != hclog.NoLevel {
+		h.log.SetLevel(lvl)
+	}
+
+	// 1. Streams to stop: removed, or changed in any way.
+	nextStreams := map[string]*StreamConfig{}
+	for _, s := range next.Streams {
+		nextStreams[s.Name] = s
+	}
+	var stop []*streamHandle
+	for name, sh := range h.running {
+		ns, ok := nextStreams[name]
+		if !ok || !sameStream(sh.cfg, ns) {
+			stop = append(stop, sh)
+		}
+	}
+	for _, sh := range stop {
+		h.log.Info("reload: draining stream", "stream", sh.cfg.Name)
+		sh.cancel()
+	}
+	for _, sh := range stop {
+		for h.running[sh.cfg.Name] == sh {
+			h.streamEnded(<-h.exits)
+		}
+	}
+
+	// 2. Plugins: swap changed blocks, add new ones, retire unused ones.
+	used := map[string]bool{}
+	for _, s := range next.Streams {
+		used["h/"+s.Handler] = true
+		used["c/"+s.Checkpoint] = true
+	}
+	var errs error
+	h.mu.Lock()
+	handlers, checkpoints := h.handlers, h.checkpoints
+	h.mu.Unlock()
+	for name, b := range next.Handlers {
+		if !used["h/"+name] {
+			continue
+		}
+		if p, ok := handlers[name]; ok {
+			if !samePlugin(p.block(), b) {
+				if err := p.swap(context.Background(), b, "config reloaded"); err != nil {
+					errs = errors.Join(errs, err)
+				}
+			}
+			continue
+		}
+		p := newPluginProc(b, next.App, next.Dir, h.log)
+		h.mu.Lock()
+		h.handlers[name] = p
+		h.mu.Unlock()
+	}
+	for name, b := range next.Checkpoints {
+		if !used["c/"+name] {
+			continue
+		}
+		if c, ok := checkpoints[name]; ok {
+			if !samePlugin(c.proc.block(), b) {
+				if err := c.Flush(h.writers); err != nil {
+					h.log.Warn("reload: checkpoints not flushed before the swap (they stay pending)", "checkpoint", name, "error", err)
+				}
+				if err := c.proc.swap(context.Background(), b, "config reloaded"); err != nil {
+					errs = errors.Join(errs, err)
+				}
+			}
+			continue
+		}
+		p := newPluginProc(b, next.App, next.Dir, h.log)
+		c := newCheckpointer(p, h.log.Named("checkpoint."+name))
+		h.mu.Lock()
+		h.stores[name], h.checkpoints[name] = p, c
+		h.mu.Unlock()
+		h.startWriter(c)
+	}
+	h.retireUnused(used)
+	h.cfgp.Store(next)
+	if err := h.openSinks(); err != nil {
+		errs = errors.Join(errs, err)
+	}
+
+	// 3. Start streams that are new or were stopped.
+	for _, s := range next.Streams {
+		if _, ok := h.running[s.Name]; !ok {
+			h.log.Info("reload: starting stream", "stream", s.Name)
+			h.startStream(s)
+		}
+	}
+	if errs != nil {
+		h.log.Error("reload applied with errors", "error", errs)
+	} else {
+		h.log.Info("reload applied", "streams", len(h.running))
+	}
+	return errs
+}
+
+// retireUnused stops plugins no stream uses any more (flushing checkpoints
+// first).
+func (h *Host) retireUnused(used map[string]bool) {
+	h.mu.Lock()
+	var procs []*pluginProc
+	var cps []*checkpointer
+	for name, p := range h.handlers {
+		if !used["h/"+name] {
+			procs = append(procs, p)
+			delete(h.handlers, name)
+		}
+	}
+	for name, c := range h.checkpoints {
+		if !used["c/"+name] {
+			cps = append(cps, c)
+			delete(h.checkpoints, name)
+			delete(h.stores, name)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range cps {
+		ctx, cancel := context.WithTimeout(h.writers, h.conf().ShutdownTimeout)
+		if err := c.Flush(ctx); err != nil {
+			h.log.Error("retired checkpoint store: final flush failed", "error", err)
+		}
+		cancel()
+		h.closeStore(c)
+		procs = append(procs, c.proc)
+	}
+	for _, p := range procs {
+		h.log.Info("reload: stopping plugin no stream uses", "plugin", p.String())
+		p.stop(3 * time.Second)
+	}
+}
+
+// sameStream compares two stream blocks, ignoring source positions.
+func sameStream(a, b *StreamConfig) bool {
+	x, y := *a, *b
+	x.DefRange, x.HandlerRange, x.CheckpointRange = hcl.Range{}, hcl.Range{}, hcl.Range{}
+	y.DefRange, y.HandlerRange, y.CheckpointRange = hcl.Range{}, hcl.Range{}, hcl.Range{}
+	return reflect.DeepEqual(x, y)
+}
+
+// samePlugin compares two plugin blocks, ignoring source positions.
+func samePlugin(a, b *PluginBlock) bool {
+	x, y := *a, *b
+	for _, p := range []*PluginBlock{&x, &y} {
+		p.DefRange, p.PluginRange, p.ConfigRange, p.ConfigAttrs = hcl.Range{}, hcl.Range{}, hcl.Range{}, nil
+		if p.Failure.DeadLetter != nil {
+			dl := *p.Failure.DeadLetter
+			dl.Range = hcl.Range{}
+			p.Failure.DeadLetter = &dl
+		}
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func stripKinesis(k KinesisConfig) KinesisConfig {
+	k.Range = hcl.Range{}
+	return k
+}
+
+// openSinks opens the dead-letter target of every handler whose failure
+// policy needs one and that has none open for the same target.
+func (h *Host) openSinks() error {
+	h.sinkMu.Lock()
+	defer h.sinkMu.Unlock()
+	if h.sinks == nil {
+		h.sinks = map[string]deadLetterSink{}
+	}
+	h.mu.Lock()
+	handlers := make(map[string]*pluginProc, len(h.handlers))
+	for k, v := range h.handlers {
+		handlers[k] = v
+	}
+	h.mu.Unlock()
+	for name, p := range handlers {
+		f := p.block().Failure
+		if f.OnFailure != OnFailureDeadLetter || h.sinks[name] != nil {
+			continue
+		}
+		sink, err := openDeadLetterSink(f.DeadLetter, h.api)
+		if err != nil {
+			return fmt.Errorf("handler %q: %w", name, err)
+		}
+		h.sinks[name] = sink
+	}
+	return nil
+}
+
+func (h *Host) sink(handler string) deadLetterSink {
+	h.sinkMu.Lock()
+	defer h.sinkMu.Unlock()
+	return h.sinks[handler]
+}
+
+func (h *Host) closeSinks() {
+	h.sinkMu.Lock()
+	defer h.sinkMu.Unlock()
+	for _, s := range h.sinks {
+		_ = s.Close()
+	}
+	h.sinks = nil
+}
