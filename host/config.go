@@ -56,12 +56,13 @@ var cfgDefaults = struct {
 	LogLevel        string // log_level
 	ShutdownTimeout time.Duration
 
-	StartPosition     string // start_position
-	MaxRecords        int32  // max_records (GetRecords Limit)
-	BatchMaxRecords   int    // batch_max_records
-	BatchMaxBytes     int64  // batch_max_bytes
-	PollInterval      time.Duration
-	ShardSyncInterval time.Duration
+	StartPosition       string // start_position
+	MaxRecords          int32  // max_records (GetRecords Limit)
+	BatchMaxRecords     int    // batch_max_records
+	BatchMaxBytes       int64  // batch_max_bytes
+	PollInterval        time.Duration
+	ShardSyncInterval   time.Duration
+	OnExpiredCheckpoint string // on_expired_checkpoint
 
 	HandlerCallTimeout    time.Duration // call_timeout in handler blocks
 	CheckpointCallTimeout time.Duration // call_timeout in checkpoint blocks
@@ -75,12 +76,13 @@ var cfgDefaults = struct {
 	LogLevel:        "info",
 	ShutdownTimeout: 30 * time.Second,
 
-	StartPosition:     StartLatest,
-	MaxRecords:        10000,
-	BatchMaxRecords:   1000,
-	BatchMaxBytes:     4 << 20,
-	PollInterval:      time.Second,
-	ShardSyncInterval: 30 * time.Second,
+	StartPosition:       StartLatest,
+	MaxRecords:          10000,
+	BatchMaxRecords:     1000,
+	BatchMaxBytes:       4 << 20,
+	PollInterval:        time.Second,
+	ShardSyncInterval:   30 * time.Second,
+	OnExpiredCheckpoint: ExpiredTrimHorizon,
 
 	HandlerCallTimeout:    30 * time.Second,
 	CheckpointCallTimeout: 10 * time.Second,
@@ -114,6 +116,12 @@ const (
 	StartAtTimestamp = "AT_TIMESTAMP" // the first record at or after StartTimestamp
 )
 
+// Values of StreamConfig.OnExpiredCheckpoint.
+const (
+	ExpiredTrimHorizon = "trim_horizon"
+	ExpiredFail        = "fail"
+)
+
 // Values of FailurePolicy.OnFailure.
 const (
 	OnFailureStop       = "stop"
@@ -128,10 +136,11 @@ const (
 )
 
 var (
-	cfgLogLevels      = []string{"trace", "debug", "info", "warn", "error"}
-	cfgStartPositions = []string{StartLatest, StartTrimHorizon, StartAtTimestamp}
-	cfgOnExhausted    = []string{OnExhaustedExit, OnExhaustedContinue}
-	cfgOnFailure      = []string{OnFailureStop, OnFailureSkip, OnFailureDeadLetter}
+	cfgLogLevels           = []string{"trace", "debug", "info", "warn", "error"}
+	cfgStartPositions      = []string{StartLatest, StartTrimHorizon, StartAtTimestamp}
+	cfgOnExhausted         = []string{OnExhaustedExit, OnExhaustedContinue}
+	cfgOnFailure           = []string{OnFailureStop, OnFailureSkip, OnFailureDeadLetter}
+	cfgOnExpiredCheckpoint = []string{ExpiredTrimHorizon, ExpiredFail}
 
 	cfgPluginNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	// Kinesis stream names: 1-128 characters of [a-zA-Z0-9_.-].
@@ -230,6 +239,15 @@ type StreamConfig struct {
 	// ShardSyncInterval (shard_sync_interval) is how often ListShards looks
 	// for new shards. Default 30s, minimum 1s.
 	ShardSyncInterval time.Duration
+	// Deaggregate (deaggregate) unpacks KPL-aggregated records into their
+	// user records and checkpoints at (sequence, sub-sequence). Default false.
+	Deaggregate bool
+	// OnExpiredCheckpoint (on_expired_checkpoint) is what happens when a
+	// shard's checkpoint is no longer in the stream (older than retention,
+	// or the stream was re-created): "trim_horizon" (default: logged as an
+	// error, the shard restarts at the oldest record) or "fail" (the host
+	// stops with ErrCheckpointExpired).
+	OnExpiredCheckpoint string
 	// DefRange is the block header. HandlerRange and CheckpointRange are the
 	// handler = / checkpoint = attributes, or DefRange when absent.
 	DefRange, HandlerRange, CheckpointRange hcl.Range
@@ -377,14 +395,15 @@ func cfgNewConfig(dir string) *Config {
 
 func cfgNewStream(name string) *StreamConfig {
 	return &StreamConfig{
-		Name:              name,
-		Checkpoint:        DefaultCheckpointName,
-		StartPosition:     cfgDefaults.StartPosition,
-		MaxRecords:        cfgDefaults.MaxRecords,
-		BatchMaxRecords:   cfgDefaults.BatchMaxRecords,
-		BatchMaxBytes:     cfgDefaults.BatchMaxBytes,
-		PollInterval:      cfgDefaults.PollInterval,
-		ShardSyncInterval: cfgDefaults.ShardSyncInterval,
+		Name:                name,
+		Checkpoint:          DefaultCheckpointName,
+		StartPosition:       cfgDefaults.StartPosition,
+		MaxRecords:          cfgDefaults.MaxRecords,
+		BatchMaxRecords:     cfgDefaults.BatchMaxRecords,
+		BatchMaxBytes:       cfgDefaults.BatchMaxBytes,
+		PollInterval:        cfgDefaults.PollInterval,
+		ShardSyncInterval:   cfgDefaults.ShardSyncInterval,
+		OnExpiredCheckpoint: cfgDefaults.OnExpiredCheckpoint,
 	}
 }
 
@@ -593,6 +612,7 @@ var (
 			{Name: "start_position"}, {Name: "start_timestamp"},
 			{Name: "max_records"}, {Name: "batch_max_records"}, {Name: "batch_max_bytes"},
 			{Name: "poll_interval"}, {Name: "shard_sync_interval"},
+			{Name: "deaggregate"}, {Name: "on_expired_checkpoint"},
 		},
 	}
 	cfgPluginSchema = &hcl.BodySchema{
@@ -1081,7 +1101,27 @@ func (l *configLoader) stream(b *hcl.Block) *StreamConfig {
 	if d, st := l.duration(c.attrs["shard_sync_interval"], cfgShardSyncMin, ""); st == cfgSet {
 		s.ShardSyncInterval = d
 	}
+	if v, st := l.boolean(c.attrs["deaggregate"]); st == cfgSet {
+		s.Deaggregate = v
+	}
+	if v, st := l.enum(c.attrs["on_expired_checkpoint"], cfgOnExpiredCheckpoint); st == cfgSet {
+		s.OnExpiredCheckpoint = v
+	}
 	return s
+}
+
+// boolean evaluates a bool attribute.
+func (l *configLoader) boolean(a *hcl.Attribute) (bool, cfgValueState) {
+	v, st := l.eval(a)
+	if st != cfgSet {
+		return false, st
+	}
+	bv, err := convert.Convert(v, cty.Bool)
+	if err != nil || bv.IsNull() || !bv.IsKnown() {
+		l.typeError(a, "bool (true or false)")
+		return false, cfgInvalid
+	}
+	return bv.True(), cfgSet
 }
 
 // pluginConfig evaluates a config {} body's attributes into a JSON object

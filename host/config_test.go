@@ -183,15 +183,16 @@ func compareConfig(t *testing.T, got, want *Config) {
 // default is noticed).
 func configDefaultStream(name, handler, checkpoint string) *StreamConfig {
 	return &StreamConfig{
-		Name:              name,
-		Handler:           handler,
-		Checkpoint:        checkpoint,
-		StartPosition:     "LATEST",
-		MaxRecords:        10000,
-		BatchMaxRecords:   1000,
-		BatchMaxBytes:     4 << 20,
-		PollInterval:      time.Second,
-		ShardSyncInterval: 30 * time.Second,
+		Name:                name,
+		Handler:             handler,
+		Checkpoint:          checkpoint,
+		StartPosition:       "LATEST",
+		MaxRecords:          10000,
+		BatchMaxRecords:     1000,
+		BatchMaxBytes:       4 << 20,
+		PollInterval:        time.Second,
+		ShardSyncInterval:   30 * time.Second,
+		OnExpiredCheckpoint: "trim_horizon",
 	}
 }
 

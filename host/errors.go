@@ -31,6 +31,14 @@ var (
 	// ErrPluginConfig: the plugin rejected its config {} block.
 	ErrPluginConfig = errors.New("plugin rejected its config")
 
+	// ErrCorruptRecord: a record carrying the KPL magic could not be
+	// de-aggregated, and the handler's on_failure is "stop".
+	ErrCorruptRecord = errors.New("corrupt KPL aggregate")
+
+	// ErrCheckpointExpired: a checkpoint is older than the stream's
+	// retention and the stream's on_expired_checkpoint is "fail".
+	ErrCheckpointExpired = errors.New("checkpoint is no longer in the stream")
+
 	// ErrKinesis: a Kinesis call failed in a way retrying cannot fix
 	// (access denied, invalid argument, KMS key disabled).
 	ErrKinesis = errors.New("kinesis call failed permanently")

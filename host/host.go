@@ -78,8 +78,8 @@ type Host struct {
 	reloadCh                chan reloadRequest
 	wwg                     sync.WaitGroup
 	swapping                sync.Map // *pluginProc -> struct{}: a swap is in progress
-	latMu sync.Mutex
-	lat   []time.Duration
+	latMu                   sync.Mutex
+	lat                     []time.Duration
 }
 
 // New prepares a host; it starts nothing.

@@ -43,6 +43,11 @@ type shardWorker struct {
 
 	lastCall time.Time
 	lastRead string // sequence number of the last record delivered in full
+
+	// With deaggregate, a shard resuming inside a KPL aggregate reads the
+	// aggregate again and skips its user records up to skipSub.
+	skipSeq string
+	skipSub int64
 }
 
 // run reads the shard until it ends, the host drains (fetch ctx done), or
@@ -63,10 +68,17 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		return res
 	}
 	start := w.s.initialPosition()
-	if found {
+	switch {
+	case found && w.s.cfg.Deaggregate:
+		// The checkpoint may sit inside a KPL aggregate: read that record
+		// again and skip the user records already done.
+		start = iteratorPosition{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.SequenceNumber}
+		w.skipSeq, w.skipSub = cp.SequenceNumber, cp.SubSequenceNumber
+		w.log.Info("shard starting after its checkpoint", "sequence", cp.SequenceNumber, "sub_sequence", cp.SubSequenceNumber)
+	case found:
 		start = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: cp.SequenceNumber}
 		w.log.Info("shard starting after its checkpoint", "sequence", cp.SequenceNumber)
-	} else {
+	default:
 		w.log.Info("shard starting with no checkpoint", "position", string(start.typ))
 	}
 	iter, err := w.iterator(fetch, start)
@@ -130,7 +142,12 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 			if out.MillisBehindLatest != nil {
 				behind = *out.MillisBehindLatest
 			}
-			stop, err := w.deliverPage(fetch, deliver, recs, behind)
+			var stop bool
+			if w.s.cfg.Deaggregate {
+				stop, err = w.deliverAggregated(fetch, deliver, recs, behind)
+			} else {
+				stop, err = w.deliverPage(fetch, deliver, recs, behind)
+			}
 			if err != nil || stop {
 				res.err, res.stop = err, stop && err == nil && deliver.Err() == nil
 				return res
@@ -186,6 +203,48 @@ func (w *shardWorker) deliverPage(fetch, ctx context.Context, recs []shared.Reco
 	return false, nil
 }
 
+// deliverAggregated de-aggregates a page (deaggregate = true), skips the
+// user records a resumed checkpoint already covers, sends corrupt
+// aggregates through the failure policy, and delivers the rest.
+func (w *shardWorker) deliverAggregated(fetch, ctx context.Context, recs []shared.Record, behind int64) (bool, error) {
+	var acc []shared.Record
+	flush := func() (bool, error) {
+		if len(acc) == 0 {
+			return false, nil
+		}
+		stop, err := w.deliverPage(fetch, ctx, acc, behind)
+		acc = nil
+		return stop, err
+	}
+	for _, u := range deaggregate(recs) {
+		if w.skipSeq != "" {
+			if u.rec.SequenceNumber == w.skipSeq && (u.corrupt != nil || u.rec.SubSequenceNumber <= w.skipSub) {
+				continue
+			}
+			w.skipSeq = ""
+		}
+		if u.corrupt == nil {
+			acc = append(acc, u.rec)
+			continue
+		}
+		if stop, err := flush(); err != nil || stop {
+			return stop, err
+		}
+		if fetch.Err() != nil {
+			return true, nil
+		}
+		e := &shared.Error{Code: shared.CodeCorrupt, Message: "corrupt KPL aggregate: " + u.corrupt.Error()}
+		skip, err := w.recordFailed(ctx, u.rec, e, w.s.handler.block().Failure.MaxAttempts, ErrCorruptRecord)
+		if err != nil {
+			return false, err
+		}
+		if !skip {
+			return true, nil // ctx ended
+		}
+	}
+	return flush()
+}
+
 // deliverBatch delivers batch until the handler has acknowledged all of it,
 // redelivering the unacknowledged part after crashes, timeouts and partial
 // acknowledgements. It returns how many records are done.
@@ -237,7 +296,7 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 				failures = 0 // a different record is failing now
 			}
 			failures++
-			skip, err := w.recordFailed(ctx, batch[done], out.fail, failures)
+			skip, err := w.recordFailed(ctx, batch[done], out.fail, failures, ErrHandlerFailed)
 			if err != nil {
 				return done, false, err
 			}
@@ -267,9 +326,9 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 // failed its attempts-th delivery. It returns skip=true when the record has
 // been dealt with (skipped or dead-lettered; the checkpoint may move past
 // it), skip=false to deliver it again, or an error that stops the scan.
-func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int) (bool, error) {
+func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int, kind error) (bool, error) {
 	pol := w.s.handler.block().Failure
-	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", ErrHandlerFailed, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
+	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", kind, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
 	if attempts < pol.MaxAttempts {
 		d := backoffDelay(pol.RetryBackoff, time.Minute, attempts)
 		w.log.Warn("record failed; delivering it again", "sequence", rec.SequenceNumber, "attempt", attempts,
@@ -361,6 +420,10 @@ func (w *shardWorker) iterator(ctx context.Context, pos iteratorPosition) (*stri
 			return nil, ctx.Err()
 		}
 		if pos.seq != "" && isExpiredCheckpoint(err) {
+			if w.s.cfg.OnExpiredCheckpoint == ExpiredFail {
+				return nil, fmt.Errorf("%w: stream %s shard %s: checkpoint %s is no longer in the stream (on_expired_checkpoint = \"fail\"); set on_expired_checkpoint = \"trim_horizon\" to resume at the oldest record, or remove the checkpoint",
+					ErrCheckpointExpired, w.s.cfg.Name, w.id, pos.seq)
+			}
 			w.log.Error("checkpoint is no longer in the stream (older than its retention, or the stream was re-created); restarting the shard at TRIM_HORIZON: records between the checkpoint and the trim horizon are gone",
 				"sequence", pos.seq, "error", err)
 			pos = iteratorPosition{typ: types.ShardIteratorTypeTrimHorizon}

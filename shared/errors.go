@@ -27,6 +27,9 @@ const (
 	// CodeConflict: a fenced checkpoint write was rejected because another
 	// owner holds the shard's lease.
 	CodeConflict Code = "conflict"
+	// CodeCorrupt: the record could not be decoded (a corrupt KPL
+	// aggregate); used in dead letters.
+	CodeCorrupt Code = "corrupt_record"
 	// CodeUnimplemented: the plugin does not implement the call.
 	CodeUnimplemented Code = "unimplemented"
 	// CodeInternal: anything else.

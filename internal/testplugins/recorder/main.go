@@ -29,6 +29,7 @@ type Delivery struct {
 	Seq     string `json:"seq"`
 	Data    string `json:"data"`
 	Key     string `json:"key"`
+	Sub     int64  `json:"sub"`
 	Attempt int    `json:"attempt"`
 	PID     int    `json:"pid"`
 }
@@ -111,7 +112,7 @@ func (r *recorder) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResul
 		if r.FailData != "" && d == r.FailData {
 			return sdk.ScanStatus{Error: &sdk.Error{Code: sdk.ErrHandler.Code, Message: "poison record: " + d}}
 		}
-		line, _ := json.Marshal(Delivery{Shard: rec.ShardID, Seq: rec.SequenceNumber, Data: d, Key: rec.PartitionKey, Attempt: b.Attempt, PID: os.Getpid()})
+		line, _ := json.Marshal(Delivery{Shard: rec.ShardID, Seq: rec.SequenceNumber, Data: d, Key: rec.PartitionKey, Sub: rec.SubSequenceNumber, Attempt: b.Attempt, PID: os.Getpid()})
 		buf = append(append(buf, line...), '\n')
 		switch {
 		case r.StopData != "" && d == r.StopData:
