@@ -116,6 +116,12 @@ const (
 	StartAtTimestamp = "AT_TIMESTAMP" // the first record at or after StartTimestamp
 )
 
+// Values of StreamConfig.Consumer.
+const (
+	ConsumerPolling = "polling"
+	ConsumerEFO     = "efo"
+)
+
 // Values of StreamConfig.OnExpiredCheckpoint.
 const (
 	ExpiredTrimHorizon = "trim_horizon"
@@ -141,6 +147,8 @@ var (
 	cfgOnExhausted         = []string{OnExhaustedExit, OnExhaustedContinue}
 	cfgOnFailure           = []string{OnFailureStop, OnFailureSkip, OnFailureDeadLetter}
 	cfgOnExpiredCheckpoint = []string{ExpiredTrimHorizon, ExpiredFail}
+	cfgConsumers           = []string{ConsumerPolling, ConsumerEFO}
+	cfgConsumerNameRE      = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 
 	cfgPluginNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	// Kinesis stream names: 1-128 characters of [a-zA-Z0-9_.-].
@@ -239,6 +247,15 @@ type StreamConfig struct {
 	// ShardSyncInterval (shard_sync_interval) is how often ListShards looks
 	// for new shards. Default 30s, minimum 1s.
 	ShardSyncInterval time.Duration
+	// Consumer (consumer) is how records are read: "polling" (default:
+	// GetRecords, shared 2 MB/s per shard) or "efo" (enhanced fan-out:
+	// SubscribeToShard over HTTP/2, a dedicated 2 MB/s per shard and
+	// consumer).
+	Consumer string
+	// ConsumerName (consumer_name) is the registered stream consumer used
+	// with "efo"; it is created when missing and never deregistered by the
+	// host. Default: the app name.
+	ConsumerName string
 	// Deaggregate (deaggregate) unpacks KPL-aggregated records into their
 	// user records and checkpoints at (sequence, sub-sequence). Default false.
 	Deaggregate bool
@@ -404,6 +421,7 @@ func cfgNewStream(name string) *StreamConfig {
 		PollInterval:        cfgDefaults.PollInterval,
 		ShardSyncInterval:   cfgDefaults.ShardSyncInterval,
 		OnExpiredCheckpoint: cfgDefaults.OnExpiredCheckpoint,
+		Consumer:            ConsumerPolling,
 	}
 }
 
@@ -613,6 +631,7 @@ var (
 			{Name: "max_records"}, {Name: "batch_max_records"}, {Name: "batch_max_bytes"},
 			{Name: "poll_interval"}, {Name: "shard_sync_interval"},
 			{Name: "deaggregate"}, {Name: "on_expired_checkpoint"},
+			{Name: "consumer"}, {Name: "consumer_name"},
 		},
 	}
 	cfgPluginSchema = &hcl.BodySchema{
@@ -1100,6 +1119,17 @@ func (l *configLoader) stream(b *hcl.Block) *StreamConfig {
 	}
 	if d, st := l.duration(c.attrs["shard_sync_interval"], cfgShardSyncMin, ""); st == cfgSet {
 		s.ShardSyncInterval = d
+	}
+	if v, st := l.enum(c.attrs["consumer"], cfgConsumers); st == cfgSet {
+		s.Consumer = v
+	}
+	if v, st := l.str(c.attrs["consumer_name"]); st == cfgSet {
+		if !cfgConsumerNameRE.MatchString(v) {
+			l.errorf(c.attrs["consumer_name"].Range, "Invalid consumer_name",
+				"consumer_name must be 1 to 128 letters, digits, \"_\", \".\" or \"-\"; got %q.", v)
+		} else {
+			s.ConsumerName = v
+		}
 	}
 	if v, st := l.boolean(c.attrs["deaggregate"]); st == cfgSet {
 		s.Deaggregate = v

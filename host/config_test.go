@@ -193,6 +193,7 @@ func configDefaultStream(name, handler, checkpoint string) *StreamConfig {
 		PollInterval:        time.Second,
 		ShardSyncInterval:   30 * time.Second,
 		OnExpiredCheckpoint: "trim_horizon",
+		Consumer:            "polling",
 	}
 }
 

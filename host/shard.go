@@ -81,6 +81,9 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 	default:
 		w.log.Info("shard starting with no checkpoint", "position", string(start.typ))
 	}
+	if w.s.cfg.Consumer == ConsumerEFO {
+		return w.runEFO(fetch, deliver, start)
+	}
 	iter, err := w.iterator(fetch, start)
 	if err != nil {
 		if fetch.Err() == nil {
