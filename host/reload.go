@@ -229,7 +229,10 @@ func (h *Host) applyReload(next *Config) error {
 		}
 		if c, ok := checkpoints[name]; ok {
 			if !samePlugin(c.proc.block(), b) {
-				if err := c.Flush(h.writers); err != nil {
+				fctx, cancel := context.WithTimeout(h.writers, 30*time.Second)
+				err := c.Flush(fctx)
+				cancel()
+				if err != nil {
 					h.log.Warn("reload: checkpoints not flushed before the swap (they stay pending)", "checkpoint", name, "error", err)
 				}
 				if err := c.proc.swap(context.Background(), b, "config reloaded"); err != nil {

@@ -16,8 +16,10 @@ type Config struct {
 	// JSON holds the block's attributes as a JSON object ({} when the block
 	// is absent). env() calls are already evaluated.
 	JSON []byte
-	// ValidateOnly is true under `kinesis-host validate`: check the values,
-	// but do not connect anywhere slow or change anything.
+	// ValidateOnly is true under `kinesis-host validate`: check the values
+	// and that the backend answers (address, credentials, table shape), but
+	// create or change nothing, and release every connection before
+	// returning.
 	ValidateOnly bool
 }
 

@@ -20,8 +20,8 @@ type ConfigureRequest struct {
 	App    string // the app name from config.hcl
 	Name   string // the handler or checkpoint block's label
 	Config []byte // the config {} block's attributes as a JSON object
-	// ValidateOnly is set by `kinesis-host validate`: check the config, do
-	// not connect anywhere slow or change anything.
+	// ValidateOnly is set by `kinesis-host validate`: check the config and
+	// that the backend answers, but create or change nothing.
 	ValidateOnly  bool
 	TimeoutMillis int64
 }

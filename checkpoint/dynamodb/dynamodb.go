@@ -257,12 +257,16 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 			o.BaseEndpoint = aws.String(set.Endpoint)
 		}
 	})
-	if cfg.ValidateOnly {
-		return nil
-	}
-
 	if err := st.checkCredentials(ctx, awsCfg.Credentials, static); err != nil {
 		return err
+	}
+	if cfg.ValidateOnly {
+		// validate: reach the table, change nothing (with create_table the
+		// table may legitimately not exist yet).
+		if set.CreateTable {
+			return nil
+		}
+		return st.checkTable(ctx, false, set.Endpoint != "", static)
 	}
 	if err := st.checkTable(ctx, set.CreateTable, set.Endpoint != "", static); err != nil {
 		return err

@@ -467,12 +467,10 @@ func TestUnreachableEndpoint(t *testing.T) {
 	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("Configure took %v to report an unreachable endpoint", d)
 	}
-	// validate does not connect.
+	// validate reaches the table too (read-only), so it reports the same.
 	cfg := config(map[string]any{"endpoint": ep})
 	cfg.ValidateOnly = true
-	if err := dynamodb.New().Configure(ctxT(t), cfg); err != nil {
-		t.Fatalf("ValidateOnly connected somewhere: %v", err)
-	}
+	wantConfigError(t, dynamodb.New().Configure(ctxT(t), cfg), "endpoint", "cannot reach DynamoDB at "+ep)
 }
 
 // TestNotDynamoDB: an endpoint that answers HTTP but is not DynamoDB.
@@ -553,8 +551,11 @@ func TestRegion(t *testing.T) {
 	wantConfigError(t, dynamodb.New().Configure(ctxT(t), cfg), "region", "AWS_REGION")
 	// With an endpoint, us-east-1 is assumed.
 	open(t, nil)
-	// A region from the environment is used with AWS.
+	// A region from the environment is used with AWS (validate with
+	// create_table checks settings and credentials without calling AWS).
 	t.Setenv("AWS_REGION", "eu-west-1")
+	cfg = config(map[string]any{"endpoint": nil, "create_table": true})
+	cfg.ValidateOnly = true
 	if err := dynamodb.New().Configure(ctxT(t), cfg); err != nil {
 		t.Fatal(err)
 	}

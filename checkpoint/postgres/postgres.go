@@ -203,9 +203,6 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	if pcfg.ApplicationName == "" {
 		pcfg.ApplicationName = "kinesis-host"
 	}
-	if cfg.ValidateOnly {
-		return nil
-	}
 	connector, err := pq.NewConnectorConfig(pcfg)
 	if err != nil {
 		return sdk.ConfigError("connection", "%s", red.clean(err.Error()))
@@ -222,6 +219,16 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return connectError(err, pcfg, server, red)
+	}
+	if cfg.ValidateOnly {
+		// validate: connect and check the table, change nothing. With
+		// create_table the table may legitimately not exist yet.
+		var err error
+		if !st.CreateTable {
+			err = prepareTable(ctx, db, tbl, false, red)
+		}
+		_ = db.Close()
+		return err
 	}
 	if err := prepareTable(ctx, db, tbl, st.CreateTable, red); err != nil {
 		_ = db.Close()

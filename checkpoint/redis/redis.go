@@ -168,14 +168,14 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ValidateOnly {
-		return nil
-	}
 	routeClientLogs.Do(func() { goredis.SetLogger(clientLogger{}) })
 	client := goredis.NewClient(opts)
 	if err := check(ctx, client, st, opts.DialTimeout); err != nil {
 		_ = client.Close()
 		return err
+	}
+	if cfg.ValidateOnly { // validate: the server answered and accepted us
+		return client.Close()
 	}
 	s.mu.Lock()
 	old := s.client
