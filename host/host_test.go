@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	bins, err = testenv.BuildBinaries(dir, "kinesis-handler-recorder", "kinesis-checkpoint-file")
+	bins, err = testenv.BuildBinaries(dir, "kinesis-handler-recorder", "kinesis-checkpoint-file", "kinesis-checkpoint-redis", "kinesis-checkpoint-postgres")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -625,5 +625,53 @@ func TestKPLAggregatesResumeInside(t *testing.T) {
 	}
 	if n := strings.Count(string(raw), "\n"); n != 1 {
 		t.Fatalf("%d dead letters, want 1 (the restart must not dead-letter it again)", n)
+	}
+}
+
+// validate reaches the backends: a wrong Redis address and a missing
+// Postgres table are reported at the attribute's line, with the fix.
+func TestValidateReportsBackendProblems(t *testing.T) {
+	dir := t.TempDir()
+	src := fmt.Sprintf(`app = "v"
+plugin_dir = %q
+stream "a" {
+  handler    = "rec"
+  checkpoint = "r"
+}
+stream "b" {
+  handler    = "rec"
+  checkpoint = "p"
+}
+handler "rec" {
+  plugin = "recorder"
+  config { out = "/dev/null" }
+}
+checkpoint "r" {
+  plugin = "redis"
+  config {
+    address      = "127.0.0.1:1"
+    dial_timeout = "500ms"
+  }
+}
+checkpoint "p" {
+  plugin = "postgres"
+  config {
+    connection = %q
+    table      = "no_such_table_kh"
+  }
+}
+`, bins.PluginDir, testenv.PostgresDSN())
+	path := filepath.Join(dir, "config.hcl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, files, diags, _ := host.ValidateFile(context.Background(), path, nil)
+	var b strings.Builder
+	_ = host.WriteDiagnostics(&b, files, diags)
+	out := b.String()
+	for _, want := range []string{"line 18", "address", "127.0.0.1:1", "line 26", "no_such_table_kh", "create_table"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diagnostics lack %q:\n%s", want, out)
+		}
 	}
 }
