@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -106,8 +107,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return runHost(*path, cfg, files, log, stderr)
 }
 
+// newLogger returns the host logger. Libraries that write to the standard
+// log package (yamux inside go-plugin reports closed plugin connections
+// there) are routed into it at debug level: they describe plugin
+// stops the host already reports.
 func newLogger(level string, w io.Writer) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(level), Output: w})
+	l := hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(level), Output: w})
+	stdlog.SetOutput(l.Named("lib").StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}))
+	stdlog.SetFlags(0)
+	return l
 }
 
 // validate runs `validate` and `plugins`: every problem at once, exit 0 or 1.
