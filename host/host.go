@@ -62,14 +62,16 @@ type Host struct {
 	drainOnce, stopOnce, closeOnce sync.Once
 	drainCh, stopCh, closed        chan struct{}
 
-	mu      sync.Mutex
-	stopErr error
+	mu       sync.Mutex
+	stopErr  error
+	degraded error // streams stopped under on_exhausted = "continue"
 
 	stats struct {
 		records, batches, retries, redeliveries, skipped, deadLettered atomic.Int64
 	}
-	sinkMu sync.Mutex
-	sinks  map[string]deadLetterSink // by handler block
+	sinkMu      sync.Mutex
+	sinks       map[string]deadLetterSink // by handler block
+	sinkTargets map[string]DeadLetterConfig
 
 	// Owned by Run's loop goroutine.
 	fetch, deliver, writers context.Context
@@ -181,7 +183,10 @@ func (h *Host) observeLatency(d time.Duration) {
 // Run starts the plugins and consumes every stream until Drain, Stop, the
 // end of ctx (which drains), a handler's StopScan (returns nil) or a
 // failure (returns it: ErrHandlerFailed, ErrRestartBudgetExhausted,
-// ErrKinesis, plugin start and config errors). Run may be called once.
+// ErrKinesis, plugin start and config errors). Streams stopped under
+// on_exhausted = "continue" do not end Run, but make it return their error
+// when it does end, so the exit status shows the degraded run. Run may be
+// called once.
 func (h *Host) Run(ctx context.Context) (err error) {
 	defer h.closeOnce.Do(func() { close(h.closed) })
 	defer h.stopPlugins()
@@ -289,6 +294,9 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		"skipped", st.Skipped, "dead_lettered", st.DeadLettered)
 	h.mu.Lock()
 	err = h.stopErr
+	if err == nil {
+		err = h.degraded
+	}
 	h.mu.Unlock()
 	if err == nil {
 		err = flushErr

@@ -96,6 +96,7 @@ func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) error
 	p.mu.Unlock()
 	prev := p.block()
 	if old != nil {
+		p.shutdownHandler(ctx, old)
 		stopClient(old.client, 3*time.Second)
 	}
 	p.blk.Store(b)
@@ -226,7 +227,6 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 	}
 	p.cur = nil
 	p.failures++
-	p.restarts++
 	now := time.Now()
 	p.crashes = append(p.crashes, now)
 	pol := p.block().Restart
@@ -237,13 +237,35 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 		}
 	}
 	p.crashes = kept
-	if pol.MaxRestarts >= 0 && len(p.crashes) > pol.MaxRestarts {
+	exhausted := pol.MaxRestarts >= 0 && len(p.crashes) > pol.MaxRestarts
+	if exhausted {
 		p.fatal = fmt.Errorf("%s: %w: %d failures within %s (max_restarts = %d); last: %v",
 			p, ErrRestartBudgetExhausted, len(p.crashes), pol.Window, pol.MaxRestarts, why)
+	} else {
+		p.restarts++
 	}
 	p.mu.Unlock()
-	p.log.Warn("plugin failed; it will be restarted", "reason", why.Error())
+	if exhausted {
+		p.log.Error("plugin failed and its restart budget is exhausted; it will NOT be restarted", "reason", why.Error(),
+			"max_restarts", pol.MaxRestarts, "window", pol.Window)
+	} else {
+		p.log.Warn("plugin failed; it will be restarted", "reason", why.Error())
+	}
 	go hardKill(inst.client)
+}
+
+// shutdownHandler gives a handler plugin that is about to be stopped its
+// last chance to flush its own buffers (sdk.ShutdownHandler).
+func (p *pluginProc) shutdownHandler(ctx context.Context, inst *pluginInstance) {
+	hc, ok := inst.raw.(*shared.HandlerClient)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.block().CallTimeout)
+	defer cancel()
+	if err := hc.Shutdown(cctx); err != nil {
+		p.log.Warn("handler Shutdown failed", "error", err)
+	}
 }
 
 // stop asks the plugin to exit and kills it if it does not within d.

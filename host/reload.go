@@ -59,8 +59,11 @@ func (h *Host) streamEnded(ex streamExit) {
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrRestartBudgetExhausted) && h.handlerOf(ex.h.cfg).block().Restart.OnExhausted == OnExhaustedContinue:
-		h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\")",
+		h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\"); the host will exit non-zero when it stops",
 			"stream", ex.h.cfg.Name, "error", err)
+		h.mu.Lock()
+		h.degraded = errors.Join(h.degraded, fmt.Errorf("stream %s stopped: %w", ex.h.cfg.Name, err))
+		h.mu.Unlock()
 	default:
 		h.requestStop(err)
 	}
@@ -300,6 +303,12 @@ func (h *Host) retireUnused(used map[string]bool) {
 	}
 	for _, p := range procs {
 		h.log.Info("reload: stopping plugin no stream uses", "plugin", p.String())
+		p.mu.Lock()
+		inst := p.cur
+		p.mu.Unlock()
+		if inst != nil {
+			p.shutdownHandler(context.Background(), inst)
+		}
 		p.stop(3 * time.Second)
 	}
 }
@@ -331,13 +340,16 @@ func stripKinesis(k KinesisConfig) KinesisConfig {
 	return k
 }
 
-// openSinks opens the dead-letter target of every handler whose failure
-// policy needs one and that has none open for the same target.
+// openSinks makes the open dead-letter targets match the handlers: it
+// opens the target of every handler whose failure policy needs one, reopens
+// it when the target changed (a reload), and closes targets no handler uses
+// any more.
 func (h *Host) openSinks() error {
 	h.sinkMu.Lock()
 	defer h.sinkMu.Unlock()
 	if h.sinks == nil {
 		h.sinks = map[string]deadLetterSink{}
+		h.sinkTargets = map[string]DeadLetterConfig{}
 	}
 	h.mu.Lock()
 	handlers := make(map[string]*pluginProc, len(h.handlers))
@@ -345,6 +357,15 @@ func (h *Host) openSinks() error {
 		handlers[k] = v
 	}
 	h.mu.Unlock()
+	var errs error
+	for name, sink := range h.sinks {
+		p := handlers[name]
+		if p == nil || p.block().Failure.OnFailure != OnFailureDeadLetter || !sameTarget(p.block().Failure.DeadLetter, h.sinkTargets[name]) {
+			_ = sink.Close()
+			delete(h.sinks, name)
+			delete(h.sinkTargets, name)
+		}
+	}
 	for name, p := range handlers {
 		f := p.block().Failure
 		if f.OnFailure != OnFailureDeadLetter || h.sinks[name] != nil {
@@ -352,11 +373,17 @@ func (h *Host) openSinks() error {
 		}
 		sink, err := openDeadLetterSink(f.DeadLetter, h.api)
 		if err != nil {
-			return fmt.Errorf("handler %q: %w", name, err)
+			errs = errors.Join(errs, fmt.Errorf("handler %q: %w", name, err))
+			continue
 		}
 		h.sinks[name] = sink
+		h.sinkTargets[name] = *f.DeadLetter
 	}
-	return nil
+	return errs
+}
+
+func sameTarget(a *DeadLetterConfig, b DeadLetterConfig) bool {
+	return a != nil && a.File == b.File && a.Stream == b.Stream
 }
 
 func (h *Host) sink(handler string) deadLetterSink {

@@ -10,6 +10,12 @@
 //	  hang_data  = "hang"     # block until the host gives up (call_timeout)
 //	  exit_data  = "crash"    # os.Exit(3) before handling this record, once per file marker
 //	  delay      = "10ms"     # sleep per batch
+//
+//	  hang_data_list = ["a", "b"]  # like hang_data, for any of these (once per record)
+//	  exit_always    = true        # os.Exit(3) at the start of every batch (crash loop)
+//	  ack_half_once  = true        # acknowledge (and record) only the first half of the
+//	                               # first batch of each shard, once per process: a
+//	                               # partial batch acknowledgement
 //	}
 package main
 
@@ -44,10 +50,19 @@ type recorder struct {
 	Delay    string `json:"delay"`
 	// Discard counts nothing and writes nothing: a null handler for benchmarks.
 	Discard bool `json:"discard"`
+	// HangDataList: hang (once per record) on a record whose data is any of these.
+	HangDataList []string `json:"hang_data_list"`
+	// ExitAlways: exit at the start of every batch.
+	ExitAlways bool `json:"exit_always"`
+	// AckHalfOnce: partial acknowledgement of each shard's first batch.
+	AckHalfOnce bool `json:"ack_half_once"`
 
 	delay time.Duration
 	mu    sync.Mutex
 	f     *os.File
+
+	halfMu   sync.Mutex
+	halfDone map[string]bool // shards whose first batch was half acknowledged
 }
 
 func (r *recorder) Configure(ctx context.Context, cfg sdk.Config) error {
@@ -79,9 +94,42 @@ func (r *recorder) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResul
 	if r.Discard {
 		return sdk.AckAll(b)
 	}
+	if r.ExitAlways {
+		os.Exit(3)
+	}
 	if r.delay > 0 {
 		time.Sleep(r.delay)
 	}
+	if r.AckHalfOnce && len(b.Records) >= 2 {
+		r.halfMu.Lock()
+		first := !r.halfDone[b.ShardID]
+		if r.halfDone == nil {
+			r.halfDone = map[string]bool{}
+		}
+		r.halfDone[b.ShardID] = true
+		r.halfMu.Unlock()
+		if first {
+			half := *b
+			half.Records = b.Records[:len(b.Records)/2]
+			return r.handle(ctx, &half)
+		}
+	}
+	return r.handle(ctx, b)
+}
+
+func (r *recorder) hangOn(d string) bool {
+	if r.HangData != "" && d == r.HangData {
+		return true
+	}
+	for _, h := range r.HangDataList {
+		if d == h {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *recorder) handle(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
 	var buf []byte
 	flush := func() {
 		if len(buf) > 0 {
@@ -101,7 +149,7 @@ func (r *recorder) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResul
 				os.Exit(3)
 			}
 		}
-		if r.HangData != "" && d == r.HangData {
+		if r.hangOn(d) {
 			marker := r.Out + ".hung-" + rec.SequenceNumber
 			if _, err := os.Stat(marker); err != nil {
 				_ = os.WriteFile(marker, nil, 0o644)
