@@ -26,17 +26,45 @@ type Lineage struct {
 	shards   map[string]ShardInfo
 	started  map[string]bool
 	finished map[string]bool
+	// unconfirmed holds children seen in ChildShards that name a parent
+	// this lineage has never seen listed. Such a parent may be a fresh
+	// shard (a split and a merge in quick succession), not a trimmed one, so
+	// the child waits until a listing taken after it was seen says which.
+	unconfirmed map[string]bool
 }
 
 // NewLineage returns empty lineage state.
 func NewLineage() *Lineage {
-	return &Lineage{shards: map[string]ShardInfo{}, started: map[string]bool{}, finished: map[string]bool{}}
+	return &Lineage{shards: map[string]ShardInfo{}, started: map[string]bool{}, finished: map[string]bool{}, unconfirmed: map[string]bool{}}
 }
 
-// Observe records shards seen in a listing. Shards already known keep
-// their state. Shards missing from a later listing are kept (a listing
-// filtered or paged differently must not forget a running shard).
+// Observe records shards seen in a complete listing. Shards already known
+// keep their state. Shards missing from a later listing are kept (a
+// listing filtered or paged differently must not forget a running shard).
+// A listing settles every unconfirmed child: a parent it does not contain
+// is gone (trimmed) and no longer blocks.
 func (l *Lineage) Observe(shards []ShardInfo) {
+	l.add(shards)
+	clear(l.unconfirmed)
+}
+
+// ObserveChildren records the ChildShards a closed shard reported. It
+// returns true when a child names a parent never seen listed: the caller
+// should list the stream again (Observe) before that child can start.
+func (l *Lineage) ObserveChildren(kids []ShardInfo) (needListing bool) {
+	l.add(kids)
+	for _, k := range kids {
+		for _, p := range []string{k.Parent, k.AdjacentParent} {
+			if _, known := l.shards[p]; p != "" && !known {
+				l.unconfirmed[k.ID] = true
+				needListing = true
+			}
+		}
+	}
+	return needListing
+}
+
+func (l *Lineage) add(shards []ShardInfo) {
 	for _, s := range shards {
 		if _, ok := l.shards[s.ID]; !ok {
 			l.shards[s.ID] = s
@@ -62,7 +90,7 @@ func (l *Lineage) IsFinished(id string) bool { return l.finished[id] }
 func (l *Lineage) Ready() []string {
 	var out []string
 	for id, s := range l.shards {
-		if l.started[id] || l.finished[id] {
+		if l.started[id] || l.finished[id] || l.unconfirmed[id] {
 			continue
 		}
 		if l.blocks(s.Parent) || l.blocks(s.AdjacentParent) {

@@ -17,7 +17,7 @@ import (
 func TestLineage(t *testing.T) {
 	// Each step: an operation, then the expected Ready() list.
 	type step struct {
-		op   string // observe:<id>[<parent>[+<adjacent>]],... | start:<id> | finish:<id> | forget:<id>
+		op   string // observe|children:<id>[<parent>[+<adjacent>]],... | start:<id> | finish:<id> | forget:<id>
 		want []string
 	}
 	cases := []struct {
@@ -57,6 +57,19 @@ func TestLineage(t *testing.T) {
 			{"start:c", nil},
 			{"finish:c", []string{"g"}},
 		}},
+		{"child naming an unlisted parent waits for a listing", []step{
+			{"observe:a", []string{"a"}},
+			{"start:a", nil},
+			{"finish:a", nil},
+			{"children:m<a+fresh", nil},
+			{"observe:a,fresh,m<a+fresh", []string{"fresh"}},
+			{"start:fresh", nil},
+			{"finish:fresh", []string{"m"}},
+		}},
+		{"child whose unlisted parent is really gone starts after the listing", []step{
+			{"children:c<gone", nil},
+			{"observe:c<gone", []string{"c"}},
+		}},
 		{"already finished shard (SHARD_END) is not ready again", []step{
 			{"observe:p", []string{"p"}},
 			{"start:p", nil},
@@ -70,14 +83,18 @@ func TestLineage(t *testing.T) {
 			for i, st := range tc.steps {
 				verb, arg, _ := strings.Cut(st.op, ":")
 				switch verb {
-				case "observe":
+				case "observe", "children":
 					var infos []ShardInfo
 					for _, s := range strings.Split(arg, ",") {
 						id, parents, _ := strings.Cut(s, "<")
 						p, adj, _ := strings.Cut(parents, "+")
 						infos = append(infos, ShardInfo{ID: id, Parent: p, AdjacentParent: adj})
 					}
-					l.Observe(infos)
+					if verb == "observe" {
+						l.Observe(infos)
+					} else {
+						l.ObserveChildren(infos)
+					}
 				case "start":
 					l.Started(arg)
 				case "finish":

@@ -84,6 +84,7 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 	if w.s.cfg.Consumer == ConsumerEFO {
 		return w.runEFO(fetch, deliver, start)
 	}
+	latestAt := time.Now() // when LATEST was first asked for
 	iter, err := w.iterator(fetch, start)
 	if err != nil {
 		if fetch.Err() == nil {
@@ -114,8 +115,14 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 			case errExpired:
 				w.log.Info("shard iterator expired; renewing from the last record read", "after", w.lastRead)
 				pos := start
-				if w.lastRead != "" {
+				switch {
+				case w.lastRead != "":
 					pos = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: w.lastRead}
+				case start.typ == types.ShardIteratorTypeLatest:
+					// Nothing read yet: LATEST again would skip what arrived
+					// since the first iterator. Resume from that moment
+					// instead (a second early, for clock skew: at-least-once).
+					pos = iteratorPosition{typ: types.ShardIteratorTypeAtTimestamp, ts: latestAt.Add(-time.Second)}
 				}
 				if iter, err = w.iterator(fetch, pos); err != nil {
 					if fetch.Err() == nil {

@@ -98,7 +98,11 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 					}
 					kids = append(kids, ki)
 				}
-				lin.Observe(kids)
+				if lin.ObserveChildren(kids) && fetch.Err() == nil {
+					// A child names a parent never listed: list now to
+					// tell a fresh parent (wait for it) from a trimmed one.
+					list()
+				}
 				if fetch.Err() == nil {
 					launch()
 				}
