@@ -28,6 +28,7 @@ type shardResult struct {
 	id       string
 	ended    bool               // read to its end; SHARD_END stored
 	stop     bool               // the handler asked to stop the whole scan
+	gone     bool               // the shard is no longer in the stream (trimmed)
 	children []types.ChildShard // from the last GetRecords, when the API sent them
 	err      error              // a failure that stops the scan
 }
@@ -86,6 +87,10 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 	}
 	latestAt := time.Now() // when LATEST was first asked for
 	iter, err := w.iterator(fetch, start)
+	if errors.Is(err, errShardGone) {
+		res.gone = true
+		return res
+	}
 	if err != nil {
 		if fetch.Err() == nil {
 			res.err = err
@@ -132,6 +137,10 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 				}
 				continue
 			case errRetry:
+				if w.gone(fetch, err) {
+					res.gone = true
+					return res
+				}
 				d := retryBackoff(attempt)
 				w.s.h.stats.retries.Add(1)
 				w.log.Warn("GetRecords failed; retrying with the same iterator", "attempt", attempt, "retry_in", d, "error", err)
@@ -383,6 +392,31 @@ func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *sh
 	return true, nil
 }
 
+// errShardGone: the shard is no longer in the stream.
+var errShardGone = errors.New("shard is no longer in the stream")
+
+// gone reports whether err means this shard was trimmed from the stream: a
+// ResourceNotFound while a fresh listing of the stream succeeds without the
+// shard. (ResourceNotFound for the whole stream is a stream that does not
+// exist yet or was deleted: retried.)
+func (w *shardWorker) gone(ctx context.Context, err error) bool {
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		return false
+	}
+	shards, lerr := listAllShards(ctx, w.s.api, w.s.cfg.Name, nil)
+	if lerr != nil {
+		return false
+	}
+	for _, sh := range shards {
+		if aws.ToString(sh.ShardId) == w.id {
+			return false
+		}
+	}
+	w.log.Warn("shard is no longer in the stream (trimmed past retention); its children no longer wait for it")
+	return true
+}
+
 // lifecycle tells the handler about a shard event. Failures are logged, not
 // fatal: the event is advisory, and a plugin built before lifecycle calls
 // existed does not know the method.
@@ -441,6 +475,9 @@ func (w *shardWorker) iterator(ctx context.Context, pos iteratorPosition) (*stri
 		}
 		if classify(err) == errFatal {
 			return nil, fmt.Errorf("%w: GetShardIterator on shard %s: %v", ErrKinesis, w.id, err)
+		}
+		if w.gone(ctx, err) {
+			return nil, errShardGone
 		}
 		d := retryBackoff(attempt)
 		w.log.Warn("GetShardIterator failed; retrying", "attempt", attempt, "retry_in", d, "error", err)

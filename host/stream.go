@@ -110,6 +110,11 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				if fetch.Err() == nil {
 					s.h.requestStop(nil)
 				}
+			case r.gone:
+				lin.Forget(r.id)
+				if fetch.Err() == nil {
+					launch()
+				}
 			}
 			if running == 0 && fetch.Err() != nil {
 				wg.Wait()

@@ -47,11 +47,11 @@ func (n *notifier) broadcast() {
 
 // consumer is a registered stream consumer.
 type consumer struct {
-	name, arn       string
-	stream          string // stream name
-	streamARN       string
-	created         time.Time // the Fake's clock, for ConsumerCreationTimestamp
-	activeAt        time.Time // real time it becomes ACTIVE
+	name, arn string
+	stream    string // stream name
+	streamARN string
+	created   time.Time // the Fake's clock, for ConsumerCreationTimestamp
+	activeAt  time.Time // real time it becomes ACTIVE
 }
 
 func (c *consumer) status() types.ConsumerStatus {
