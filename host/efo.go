@@ -127,8 +127,13 @@ func (w *shardWorker) runEFO(fetch, deliver context.Context, start iteratorPosit
 				res.err = fmt.Errorf("%w: SubscribeToShard on stream %s shard %s: %v", ErrKinesis, w.s.cfg.Name, w.id, err)
 				return res
 			case errors.As(err, &nf):
-				// The consumer (or the shard) is gone: look the consumer up
-				// again, registering it if it was deleted.
+				if w.gone(fetch, err) {
+					// Trimmed from the stream: its children need not wait.
+					res.gone = true
+					return res
+				}
+				// The consumer is gone: look it up again, registering it if
+				// it was deleted.
 				cons.forget(arn)
 			}
 			d := retryBackoff(attempt)

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -663,5 +664,68 @@ func TestEFOLatestSurvivesEarlyFailure(t *testing.T) {
 	}
 	if st := srv.Front.Stats(); st.Faulted != 1 || st.Subscriptions < 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// trimmedAPI plays a shard trimmed from the stream just after the host
+// listed it: later listings leave it out and SubscribeToShard on it is
+// ResourceNotFound.
+type trimmedAPI struct {
+	*kinesis.Client
+	shard  string
+	listed *atomic.Int32
+}
+
+func (a trimmedAPI) ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	out, err := a.Client.ListShards(ctx, in, optFns...)
+	if err != nil || a.listed.Add(1) == 1 {
+		return out, err
+	}
+	var kept []types.Shard
+	for _, sh := range out.Shards {
+		if *sh.ShardId != a.shard {
+			kept = append(kept, sh)
+		}
+	}
+	out.Shards = kept
+	return out, nil
+}
+
+func (a trimmedAPI) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
+	if *in.ShardId == a.shard {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Shard " + a.shard + " does not exist (trimmed)")}
+	}
+	return a.Client.SubscribeToShard(ctx, in, optFns...)
+}
+
+// A shard trimmed from the stream is forgotten, not retried forever, and
+// does not block its children.
+func TestEFOTrimmedShardIsForgotten(t *testing.T) {
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", 1); err != nil {
+		t.Fatal(err)
+	}
+	parent := *f.Shards("s")[0].ShardId
+	put(t, f, 5, func(i int) string { return "p-" + rname(i) })
+	if err := f.SplitShard("s", parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, _, err := f.PutRecord("s", fmt.Sprintf("k%d", i), []byte(rname(i))); err != nil { // to the children
+			t.Fatal(err)
+		}
+	}
+	_, client := efoServer(t, f, kinesisfake.WithResubscribeGap(0))
+	r := newRig(t, f)
+	api := trimmedAPI{Client: client, shard: parent, listed: new(atomic.Int32)}
+	r.startAPI(api, `consumer = "efo"`, "", "")
+	ds := r.waitDistinct(20, 20*time.Second)
+	for _, d := range ds {
+		if d.Shard == parent {
+			t.Fatalf("record %s of the trimmed shard delivered", d.Seq)
+		}
+	}
+	if !strings.Contains(r.logBuf.String(), "no longer in the stream") {
+		t.Fatalf("the trimmed shard was not reported")
 	}
 }

@@ -459,7 +459,7 @@ func TestScaleExpiredIterators(t *testing.T) {
 	t0 := time.Now()
 	scaleStart(r, spy, "200ms", `max_records = 20
   batch_max_records = 10
-  shard_sync_interval = "1s"`, `delay = "150ms"`)
+  shard_sync_interval = "1s"`, `delay = "400ms"`)
 	r.waitDistinct(50, 30*time.Second)
 
 	// Split shard 0 while it is being read; its children get records too.

@@ -42,8 +42,8 @@ type shardWorker struct {
 	key shared.CheckpointKey
 	log hclog.Logger
 
-	lastCall time.Time
-	lastRead string // sequence number of the last record delivered in full
+	lastCall time.Time // the reader's last GetRecords call
+	lastRead string    // EFO: sequence number of the last record delivered in full
 
 	// With deaggregate, a shard resuming inside a KPL aggregate reads the
 	// aggregate again and skips its user records up to skipSub.
@@ -98,82 +98,31 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		return res
 	}
 	w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardStarted, Position: string(start.typ), StartAfter: start.seq})
-	limit := w.s.cfg.MaxRecords
-	for attempt := 1; ; {
-		if fetch.Err() != nil {
+	// The reader fetches the next page while the current one is being
+	// delivered (one page ahead), so a slow fetch and a slow handler
+	// overlap instead of adding up.
+	rctx, stopReader := context.WithCancel(fetch)
+	defer stopReader()
+	pages := make(chan page, 1)
+	go w.read(rctx, iter, start, latestAt, pages)
+	for pg := range pages {
+		if pg.err != nil || pg.gone {
+			res.err, res.gone = pg.err, pg.gone
 			return res
 		}
-		if gap := time.Since(w.lastCall); gap < minCallGap {
-			if sleepCtx(fetch, minCallGap-gap) != nil {
-				return res
-			}
-		}
-		w.lastCall = time.Now()
-		cctx, cancel := context.WithTimeout(fetch, getRecordsTimeout)
-		out, err := w.s.api.GetRecords(cctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})
-		cancel()
-		if err != nil {
-			if fetch.Err() != nil {
-				return res
-			}
-			switch classify(err) {
-			case errExpired:
-				w.log.Info("shard iterator expired; renewing from the last record read", "after", w.lastRead)
-				pos := start
-				switch {
-				case w.lastRead != "":
-					pos = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: w.lastRead}
-				case start.typ == types.ShardIteratorTypeLatest:
-					// Nothing read yet: LATEST again would skip what arrived
-					// since the first iterator. Resume from that moment
-					// instead (a second early, for clock skew: at-least-once).
-					pos = iteratorPosition{typ: types.ShardIteratorTypeAtTimestamp, ts: latestAt.Add(-time.Second)}
-				}
-				if iter, err = w.iterator(fetch, pos); err != nil {
-					if fetch.Err() == nil {
-						res.err = err
-					}
-					return res
-				}
-				continue
-			case errRetry:
-				if w.gone(fetch, err) {
-					res.gone = true
-					return res
-				}
-				d := retryBackoff(attempt)
-				w.s.h.stats.retries.Add(1)
-				w.log.Warn("GetRecords failed; retrying with the same iterator", "attempt", attempt, "retry_in", d, "error", err)
-				attempt++
-				if sleepCtx(fetch, d) != nil {
-					return res
-				}
-				continue
-			default:
-				res.err = fmt.Errorf("%w: GetRecords on shard %s: %v", ErrKinesis, w.id, err)
-				return res
-			}
-		}
-		attempt = 1
-		recs := toWire(out.Records)
-		if len(recs) > 0 {
-			behind := int64(0)
-			if out.MillisBehindLatest != nil {
-				behind = *out.MillisBehindLatest
-			}
+		if len(pg.recs) > 0 {
 			var stop bool
 			if w.s.cfg.Deaggregate {
-				stop, err = w.deliverAggregated(fetch, deliver, recs, behind)
+				stop, err = w.deliverAggregated(fetch, deliver, pg.recs, pg.behind)
 			} else {
-				stop, err = w.deliverPage(fetch, deliver, recs, behind)
+				stop, err = w.deliverPage(fetch, deliver, pg.recs, pg.behind)
 			}
 			if err != nil || stop {
 				res.err, res.stop = err, stop && err == nil && deliver.Err() == nil
 				return res
 			}
-			w.lastRead = recs[len(recs)-1].SequenceNumber
 		}
-		if out.NextShardIterator == nil {
+		if pg.end {
 			w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardEnded})
 			// The shard is closed and read to its end: record it durably
 			// before its children may start.
@@ -183,17 +132,116 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 				}
 				return res
 			}
-			w.log.Info("shard read to its end; SHARD_END stored", "children", len(out.ChildShards))
+			w.log.Info("shard read to its end; SHARD_END stored", "children", len(pg.children))
 			res.ended = true
-			res.children = out.ChildShards
+			res.children = pg.children
 			return res
 		}
-		iter = out.NextShardIterator
-		caughtUp := len(out.Records) < int(limit) && (out.MillisBehindLatest == nil || *out.MillisBehindLatest == 0)
-		if caughtUp {
-			if sleepCtx(fetch, w.s.cfg.PollInterval) != nil {
-				return res
+	}
+	return res // fetch ended (drain)
+}
+
+// page is one GetRecords result handed from the reader to the delivery
+// loop, or how the reading ended.
+type page struct {
+	recs     []shared.Record
+	behind   int64
+	end      bool               // the shard is closed and this was its last page
+	children []types.ChildShard // with end
+	gone     bool               // the shard was trimmed from the stream
+	err      error              // reading cannot go on
+}
+
+// read is the shard's reader: GetRecords with the host's pacing and retry
+// policy. It sends pages in order and closes out when it stops; it stops at
+// the shard's end, on a permanent failure, or when ctx ends.
+func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosition, latestAt time.Time, out chan<- page) {
+	defer close(out)
+	send := func(p page) bool {
+		select {
+		case out <- p:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	limit := w.s.cfg.MaxRecords
+	lastRead := "" // the last record fetched (every fetched page is delivered in order)
+	for attempt := 1; ; {
+		if ctx.Err() != nil {
+			return
+		}
+		if gap := time.Since(w.lastCall); gap < minCallGap {
+			if sleepCtx(ctx, minCallGap-gap) != nil {
+				return
 			}
+		}
+		w.lastCall = time.Now()
+		cctx, cancel := context.WithTimeout(ctx, getRecordsTimeout)
+		res, err := w.s.api.GetRecords(cctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			switch classify(err) {
+			case errExpired:
+				w.log.Info("shard iterator expired; renewing from the last record read", "after", lastRead)
+				pos := start
+				switch {
+				case lastRead != "":
+					pos = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: lastRead}
+				case start.typ == types.ShardIteratorTypeLatest:
+					// Nothing read yet: LATEST again would skip what arrived
+					// since the first iterator. Resume from that moment
+					// instead (a second early, for clock skew: at-least-once).
+					pos = iteratorPosition{typ: types.ShardIteratorTypeAtTimestamp, ts: latestAt.Add(-time.Second)}
+				}
+				if iter, err = w.iterator(ctx, pos); err != nil {
+					if errors.Is(err, errShardGone) {
+						send(page{gone: true})
+					} else if ctx.Err() == nil {
+						send(page{err: err})
+					}
+					return
+				}
+				continue
+			case errRetry:
+				if w.gone(ctx, err) {
+					send(page{gone: true})
+					return
+				}
+				d := retryBackoff(attempt)
+				w.s.h.stats.retries.Add(1)
+				w.log.Warn("GetRecords failed; retrying with the same iterator", "attempt", attempt, "retry_in", d, "error", err)
+				attempt++
+				if sleepCtx(ctx, d) != nil {
+					return
+				}
+				continue
+			default:
+				send(page{err: fmt.Errorf("%w: GetRecords on shard %s: %v", ErrKinesis, w.id, err)})
+				return
+			}
+		}
+		attempt = 1
+		pg := page{recs: toWire(res.Records), end: res.NextShardIterator == nil, children: res.ChildShards}
+		if res.MillisBehindLatest != nil {
+			pg.behind = *res.MillisBehindLatest
+		}
+		if len(pg.recs) > 0 {
+			lastRead = pg.recs[len(pg.recs)-1].SequenceNumber
+		}
+		if (len(pg.recs) > 0 || pg.end) && !send(pg) {
+			return
+		}
+		if pg.end {
+			return
+		}
+		iter = res.NextShardIterator
+		caughtUp := len(res.Records) < int(limit) && pg.behind == 0
+		if caughtUp && sleepCtx(ctx, w.s.cfg.PollInterval) != nil {
+			return
 		}
 	}
 }
