@@ -124,7 +124,11 @@ func (w *shardWorker) runEFO(fetch, deliver context.Context, start iteratorPosit
 				lastCall = time.Time{}
 				continue
 			case efoClass(err) == errFatal:
-				res.err = fmt.Errorf("%w: SubscribeToShard on stream %s shard %s: %v", ErrKinesis, w.s.cfg.Name, w.id, err)
+				hint := ""
+				if strings.Contains(err.Error(), "expected initial-response") {
+					hint = " (the endpoint does not speak the SubscribeToShard event stream the AWS SDK needs; kinesis-local and kinesalite don't: use consumer = \"polling\" with them)"
+				}
+				res.err = fmt.Errorf("%w: SubscribeToShard on stream %s shard %s: %v%s", ErrKinesis, w.s.cfg.Name, w.id, err, hint)
 				return res
 			case errors.As(err, &nf):
 				if w.gone(fetch, err) {

@@ -66,6 +66,8 @@ func newHTTPClient() *awshttp.BuildableClient {
 		tr.MaxIdleConns = 1024
 		tr.MaxIdleConnsPerHost = 256
 		tr.IdleConnTimeout = 90 * time.Second
+		// Detect dead HTTP/2 connections (EFO subscriptions live on them).
+		tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second}
 	})
 }
 
@@ -127,7 +129,12 @@ func classify(err error) errClass {
 		return errRetry
 	}
 	msg := err.Error()
-	for _, s := range []string{"use of closed network connection", "connection reset", "broken pipe", "EOF", "timeout", "Throttl", "InternalFailure", "ServiceUnavailable"} {
+	var send *smithyhttp.RequestSendError
+	if errors.As(err, &send) {
+		return errRetry
+	}
+	for _, s := range []string{"use of closed network connection", "connection reset", "broken pipe", "EOF", "timeout", "Throttl",
+		"InternalFailure", "ServiceUnavailable", "http2:", "stream error", "GOAWAY"} {
 		if strings.Contains(msg, s) {
 			return errRetry
 		}

@@ -73,14 +73,16 @@
 //     a test injects it with [Fake.InjectFault], [Fake.FailEvery],
 //     [Fake.FailRatio] or [Fake.FailNext], using a helper such as
 //     [Throttle].
-//   - No enhanced fan-out (SubscribeToShard, RegisterStreamConsumer) yet.
+//   - Enhanced fan-out and the write API are served over HTTP only: see
+//     [Fake.Handler] and [NewServer] (Kinesis JSON 1.1 plus the
+//     SubscribeToShard event stream over TLS with HTTP/2).
 //   - No retention: records are never trimmed, so the trim horizon is the
 //     creation of the stream, and AT_TRIM_HORIZON lists the shards that
 //     CreateStream made.
 //   - No stream life cycle: streams are ACTIVE as soon as they are created
 //     and cannot be deleted. No encryption, tagging, stream modes or resharding
 //     delays either: splits and merges take effect at once.
-//   - No HTTP, signing or SDK middleware: optFns are ignored, no retries
+//   - The Go methods involve no HTTP, signing or SDK middleware: optFns are ignored, no retries
 //     happen, and errors are not wrapped in the SDK's HTTP response errors.
 //   - Only one stored copy of each record: GetRecords copies Data out, so
 //     callers can't change the Fake's state through returned values.

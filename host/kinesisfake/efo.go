@@ -625,18 +625,20 @@ func (fr *Front) serve(w http.ResponseWriter, r *http.Request, sub *subscription
 				}
 				return
 			}
-			if err := send(eventMessage("SubscribeToShardEvent", encodeEvent(b))); err != nil {
-				return
-			}
-			pos = b.next
-			info.Events++
-			info.Records += len(b.records)
+			// Counted first, so that a client that got the event sees it in
+			// Stats.
 			fr.count(func(s *FrontStats) {
 				s.Events++
 				if len(b.records) == 0 && !b.atEnd {
 					s.Heartbeats++
 				}
 			})
+			if err := send(eventMessage("SubscribeToShardEvent", encodeEvent(b))); err != nil {
+				return
+			}
+			pos = b.next
+			info.Events++
+			info.Records += len(b.records)
 			heartbeat.Reset(fr.cfg.heartbeat)
 			if b.atEnd {
 				return
