@@ -50,6 +50,9 @@ type recorder struct {
 	Delay    string `json:"delay"`
 	// Discard counts nothing and writes nothing: a null handler for benchmarks.
 	Discard bool `json:"discard"`
+	// LifecycleOut, when set, gets one JSON line per lifecycle call
+	// (shard_started, shard_ended, shutdown).
+	LifecycleOut string `json:"lifecycle_out"`
 	// HangDataList: hang (once per record) on a record whose data is any of these.
 	HangDataList []string `json:"hang_data_list"`
 	// ExitAlways: exit at the start of every batch.
@@ -173,5 +176,32 @@ func (r *recorder) handle(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
 	flush()
 	return res
 }
+
+func (r *recorder) event(kind string, info sdk.ShardInfo) error {
+	if r.LifecycleOut == "" {
+		return nil
+	}
+	line, _ := json.Marshal(map[string]string{"event": kind, "shard": info.ShardID, "position": info.Position, "after": info.StartAfter})
+	f, err := os.OpenFile(r.LifecycleOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.Write(append(line, '\n'))
+	return err
+}
+
+// ShardStarted implements sdk.ShardStarter.
+func (r *recorder) ShardStarted(ctx context.Context, info sdk.ShardInfo) error {
+	return r.event("shard_started", info)
+}
+
+// ShardEnded implements sdk.ShardEnder.
+func (r *recorder) ShardEnded(ctx context.Context, info sdk.ShardInfo) error {
+	return r.event("shard_ended", info)
+}
+
+// Shutdown implements sdk.ShutdownHandler.
+func (r *recorder) Shutdown(ctx context.Context) error { return r.event("shutdown", sdk.ShardInfo{}) }
 
 func main() { sdk.Serve(&recorder{}) }
