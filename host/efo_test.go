@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/kinesis-host/kinesis-host/host"
 	"github.com/kinesis-host/kinesis-host/host/kinesisfake"
@@ -32,60 +31,6 @@ func efoServer(t *testing.T, f *kinesisfake.Fake, opts ...kinesisfake.FrontOptio
 	srv := kinesisfake.NewServer(f, opts...)
 	t.Cleanup(srv.Close)
 	return srv, srv.KinesisClient()
-}
-
-// startAPI is rig.start with api as the host's Kinesis client (the SDK
-// client of a kinesisfake server instead of the in-process fake).
-func (r *rig) startAPI(api host.KinesisAPI, streamExtra, handlerExtra, blockExtra string) {
-	r.t.Helper()
-	if !strings.Contains(streamExtra, "start_position") {
-		streamExtra += "\n  start_position = \"TRIM_HORIZON\""
-	}
-	src := fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "rec"
-  checkpoint     = "cp"
-  poll_interval  = "200ms"
-  %s
-}
-handler "rec" {
-  plugin = "recorder"
-  %s
-  config {
-    out = %q
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, streamExtra, blockExtra, r.out, handlerExtra, r.cpPath)
-	cfg, files, diags := host.ParseConfig([]byte(src), "test.hcl", r.dir)
-	if diags.HasErrors() {
-		var b strings.Builder
-		_ = host.WriteDiagnostics(&b, files, diags)
-		r.t.Fatalf("config: %s", b.String())
-	}
-	r.logBuf = &syncBuf{}
-	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
-	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.h = h
-	r.done = make(chan error, 1)
-	go func() { r.done <- h.Run(context.Background()) }()
-	r.t.Cleanup(func() {
-		h.Stop()
-		<-h.Closed()
-		if r.t.Failed() {
-			r.t.Logf("host log:\n%s", r.logBuf.String())
-		}
-	})
 }
 
 // exactlyOnce fails unless every record of want (by shard/sequence) was

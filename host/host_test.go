@@ -68,13 +68,23 @@ func newRig(t testing.TB, fake *kinesisfake.Fake) *rig {
 	return &rig{t: t, fake: fake, dir: dir, out: filepath.Join(dir, "deliveries.jsonl"), cpPath: filepath.Join(dir, "cp.db")}
 }
 
-// start runs the host with a config whose handler is the recorder;
-// handlerExtra goes into the recorder's config {} block, streamExtra into
-// the stream block and blockExtra into the handler block.
+// start runs the host against r.fake with a config whose handler is the
+// recorder; handlerExtra goes into the recorder's config {} block,
+// streamExtra into the stream block and blockExtra into the handler block.
 func (r *rig) start(streamExtra, handlerExtra, blockExtra string) {
+	r.t.Helper()
+	r.startAPI(r.fake, streamExtra, handlerExtra, blockExtra)
+}
+
+// startAPI is start with api as the host's Kinesis client (a spy around
+// the fake, or the SDK client of a kinesisfake server).
+func (r *rig) startAPI(api host.KinesisAPI, streamExtra, handlerExtra, blockExtra string) {
 	r.t.Helper()
 	if !strings.Contains(streamExtra, "start_position") {
 		streamExtra += "\n  start_position = \"TRIM_HORIZON\""
+	}
+	if !strings.Contains(streamExtra, "poll_interval") {
+		streamExtra += "\n  poll_interval = \"200ms\""
 	}
 	src := fmt.Sprintf(`
 app        = "test"
@@ -83,7 +93,6 @@ shutdown_timeout = "10s"
 stream "s" {
   handler        = "rec"
   checkpoint     = "cp"
-  poll_interval  = "200ms"
   %s
 }
 handler "rec" {
@@ -107,7 +116,7 @@ checkpoint "cp" {
 	}
 	r.logBuf = &syncBuf{}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
-	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: r.fake, StatsInterval: -1})
+	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -118,7 +127,11 @@ checkpoint "cp" {
 		h.Stop()
 		<-h.Closed()
 		if r.t.Failed() {
-			r.t.Logf("host log:\n%s", r.logBuf.String())
+			log := r.logBuf.String()
+			if len(log) > 64<<10 {
+				log = "…" + log[len(log)-64<<10:]
+			}
+			r.t.Logf("host log:\n%s", log)
 		}
 	})
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/kinesis-host/kinesis-host/host"
 	"github.com/kinesis-host/kinesis-host/host/kinesisfake"
@@ -30,53 +29,7 @@ import (
 // host reading through api (normally a scaleSpy around r.fake).
 func scaleStart(r *rig, api host.KinesisAPI, poll, streamExtra, handlerExtra string) {
 	r.t.Helper()
-	if !strings.Contains(streamExtra, "start_position") {
-		streamExtra += "\n  start_position = \"TRIM_HORIZON\""
-	}
-	src := fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "rec"
-  checkpoint     = "cp"
-  poll_interval  = %q
-  %s
-}
-handler "rec" {
-  plugin = "recorder"
-  config {
-    out = %q
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, poll, streamExtra, r.out, handlerExtra, r.cpPath)
-	cfg, files, diags := host.ParseConfig([]byte(src), "test.hcl", r.dir)
-	if diags.HasErrors() {
-		var b strings.Builder
-		_ = host.WriteDiagnostics(&b, files, diags)
-		r.t.Fatalf("config: %s", b.String())
-	}
-	r.logBuf = &syncBuf{}
-	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
-	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.h = h
-	r.done = make(chan error, 1)
-	go func() { r.done <- h.Run(context.Background()) }()
-	r.t.Cleanup(func() {
-		h.Stop()
-		<-h.Closed()
-		if r.t.Failed() {
-			r.t.Logf("host log (tail):\n%s", scaleTail(r.logBuf.String(), 16<<10))
-		}
-	})
+	r.startAPI(api, fmt.Sprintf("poll_interval = %q\n  %s", poll, streamExtra), handlerExtra, "")
 }
 
 func scaleTail(s string, n int) string {
