@@ -27,33 +27,18 @@ type CheckpointPlugin struct {
 
 // Server implements plugin.Plugin.
 func (p *CheckpointPlugin) Server(*plugin.MuxBroker) (any, error) {
-	return &CheckpointRPCServer{impl: p.Impl, base: p.Base}, nil
+	return &CheckpointRPCServer{commonServer: commonServer{impl: p.Impl, base: p.Base}, impl: p.Impl}, nil
 }
 
 // Client implements plugin.Plugin.
 func (p *CheckpointPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
-	return &CheckpointClient{c: c}, nil
+	return &CheckpointClient{commonClient{c: c}}, nil
 }
 
 // CheckpointRPCServer is the net/rpc receiver inside a checkpoint plugin.
 type CheckpointRPCServer struct {
+	commonServer
 	impl CheckpointServer
-	base context.Context
-}
-
-// Info is the RPC method behind CheckpointClient.Info.
-func (s *CheckpointRPCServer) Info(_ Empty, reply *InfoResponse) error {
-	*reply = s.impl.Info(context.Background())
-	return nil
-}
-
-// Configure is the RPC method behind CheckpointClient.Configure.
-func (s *CheckpointRPCServer) Configure(req ConfigureRequest, reply *ConfigureResponse) error {
-	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
-	defer cancel()
-	defer guard("Configure", func(e *Error) { reply.Err = e })
-	*reply = *s.impl.Configure(ctx, &req)
-	return nil
 }
 
 // Get is the RPC method behind CheckpointClient.Get.
@@ -96,24 +81,7 @@ func (s *CheckpointRPCServer) Close(timeoutMs int64, reply *ConfigureResponse) e
 // CheckpointClient is the host's stub for a checkpoint plugin. Safe for
 // concurrent use.
 type CheckpointClient struct {
-	c *rpc.Client
-}
-
-// Info asks the plugin to describe itself.
-func (h *CheckpointClient) Info(ctx context.Context) (InfoResponse, error) {
-	var out InfoResponse
-	err := call(ctx, h.c, "Plugin.Info", Empty{}, &out)
-	return out, err
-}
-
-// Configure sends the config {} block.
-func (h *CheckpointClient) Configure(ctx context.Context, req ConfigureRequest) error {
-	req.TimeoutMillis = timeoutMillis(ctx)
-	var out ConfigureResponse
-	if err := call(ctx, h.c, "Plugin.Configure", req, &out); err != nil {
-		return err
-	}
-	return FromWire(out.Err)
+	commonClient
 }
 
 // Get reads checkpoints; one result per key. The error is a transport error.
@@ -144,9 +112,5 @@ func (h *CheckpointClient) Set(ctx context.Context, updates []CheckpointUpdate) 
 
 // Close asks the plugin to release its connections.
 func (h *CheckpointClient) Close(ctx context.Context) error {
-	var out ConfigureResponse
-	if err := call(ctx, h.c, "Plugin.Close", timeoutMillis(ctx), &out); err != nil {
-		return err
-	}
-	return FromWire(out.Err)
+	return closeLike(ctx, h.c, "Plugin.Close")
 }

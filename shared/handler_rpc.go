@@ -31,34 +31,19 @@ type HandlerPlugin struct {
 
 // Server implements plugin.Plugin.
 func (p *HandlerPlugin) Server(*plugin.MuxBroker) (any, error) {
-	return &HandlerRPCServer{impl: p.Impl, base: p.Base}, nil
+	return &HandlerRPCServer{commonServer: commonServer{impl: p.Impl, base: p.Base}, impl: p.Impl}, nil
 }
 
 // Client implements plugin.Plugin.
 func (p *HandlerPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
-	return &HandlerClient{c: c}, nil
+	return &HandlerClient{commonClient{c: c}}, nil
 }
 
 // HandlerRPCServer is the net/rpc receiver inside a handler plugin. Its
 // methods are exported only because net/rpc requires it.
 type HandlerRPCServer struct {
+	commonServer
 	impl HandlerServer
-	base context.Context
-}
-
-// Info is the RPC method behind HandlerClient.Info.
-func (s *HandlerRPCServer) Info(_ Empty, reply *InfoResponse) error {
-	*reply = s.impl.Info(context.Background())
-	return nil
-}
-
-// Configure is the RPC method behind HandlerClient.Configure.
-func (s *HandlerRPCServer) Configure(req ConfigureRequest, reply *ConfigureResponse) (err error) {
-	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
-	defer cancel()
-	defer guard("Configure", func(e *Error) { reply.Err = e })
-	*reply = *s.impl.Configure(ctx, &req)
-	return nil
 }
 
 // HandleBatch is the RPC method behind HandlerClient.HandleBatch.
@@ -92,25 +77,7 @@ func (s *HandlerRPCServer) Shutdown(timeoutMs int64, reply *ConfigureResponse) e
 // concurrent use. Every method returns an error wrapping ErrPluginGone when
 // the plugin process is gone.
 type HandlerClient struct {
-	c *rpc.Client
-}
-
-// Info asks the plugin to describe itself.
-func (h *HandlerClient) Info(ctx context.Context) (InfoResponse, error) {
-	var out InfoResponse
-	err := call(ctx, h.c, "Plugin.Info", Empty{}, &out)
-	return out, err
-}
-
-// Configure sends the config {} block. A rejected config comes back as a
-// non-nil *Error with CodeInvalidConfig.
-func (h *HandlerClient) Configure(ctx context.Context, req ConfigureRequest) error {
-	req.TimeoutMillis = timeoutMillis(ctx)
-	var out ConfigureResponse
-	if err := call(ctx, h.c, "Plugin.Configure", req, &out); err != nil {
-		return err
-	}
-	return FromWire(out.Err)
+	commonClient
 }
 
 // HandleBatch delivers one batch. The returned error is a transport or
@@ -127,11 +94,7 @@ func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*Ba
 
 // Shutdown tells the plugin the host is stopping.
 func (h *HandlerClient) Shutdown(ctx context.Context) error {
-	var out ConfigureResponse
-	if err := call(ctx, h.c, "Plugin.Shutdown", timeoutMillis(ctx), &out); err != nil {
-		return err
-	}
-	return FromWire(out.Err)
+	return closeLike(ctx, h.c, "Plugin.Shutdown")
 }
 
 // Lifecycle reports a shard event. Plugins built before lifecycle calls

@@ -57,3 +57,64 @@ func guard(what string, set func(*Error)) {
 		set(&Error{Code: CodeInternal, Message: fmt.Sprintf("%s panicked: %v\n%s", what, r, debug.Stack())})
 	}
 }
+
+// common is the part of both plugin kinds' contracts that is the same.
+type common interface {
+	Info(ctx context.Context) InfoResponse
+	Configure(ctx context.Context, req *ConfigureRequest) *ConfigureResponse
+}
+
+// commonServer serves Info and Configure; the kind-specific servers embed
+// it (net/rpc sees promoted methods).
+type commonServer struct {
+	impl common
+	base context.Context
+}
+
+// Info is the RPC method behind the clients' Info.
+func (s *commonServer) Info(_ Empty, reply *InfoResponse) error {
+	*reply = s.impl.Info(context.Background())
+	return nil
+}
+
+// Configure is the RPC method behind the clients' Configure.
+func (s *commonServer) Configure(req ConfigureRequest, reply *ConfigureResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("Configure", func(e *Error) { reply.Err = e })
+	*reply = *s.impl.Configure(ctx, &req)
+	return nil
+}
+
+// commonClient calls Info and Configure; the kind-specific clients embed it.
+type commonClient struct {
+	c *rpc.Client
+}
+
+// Info asks the plugin to describe itself.
+func (h *commonClient) Info(ctx context.Context) (InfoResponse, error) {
+	var out InfoResponse
+	err := call(ctx, h.c, "Plugin.Info", Empty{}, &out)
+	return out, err
+}
+
+// Configure sends the config {} block. A rejected config comes back as a
+// non-nil *Error with CodeInvalidConfig.
+func (h *commonClient) Configure(ctx context.Context, req ConfigureRequest) error {
+	req.TimeoutMillis = timeoutMillis(ctx)
+	var out ConfigureResponse
+	if err := call(ctx, h.c, "Plugin.Configure", req, &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}
+
+// closeLike runs a no-argument call whose reply carries only an *Error
+// (Shutdown, Close).
+func closeLike(ctx context.Context, c *rpc.Client, method string) error {
+	var out ConfigureResponse
+	if err := call(ctx, c, method, timeoutMillis(ctx), &out); err != nil {
+		return err
+	}
+	return FromWire(out.Err)
+}
