@@ -79,7 +79,7 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 		if errors.Is(err, ErrRestartBudgetExhausted) || errors.Is(err, ErrPluginConfig) {
 			return cp, false, err
 		}
-		d := retryBackoff(attempt)
+		d := checkpointBackoff(attempt)
 		c.log.Warn("checkpoint read failed; the shard waits and retries (it never starts on a failed read)",
 			"stream", key.Stream, "shard", key.ShardID, "attempt", attempt, "retry_in", d, "error", err)
 		if err := sleepCtx(ctx, d); err != nil {
@@ -221,7 +221,7 @@ func (c *checkpointer) write(ctx context.Context, batch map[shared.CheckpointKey
 			updates = failed
 			err = fmt.Errorf("%d of the writes failed", len(failed))
 		}
-		d := retryBackoff(attempt)
+		d := checkpointBackoff(attempt)
 		c.log.Warn("checkpoint write failed; retrying (positions are kept, never dropped)",
 			"attempt", attempt, "retry_in", d, "pending", len(updates), "error", err)
 		if err := sleepCtx(ctx, d); err != nil {
@@ -281,4 +281,9 @@ func (c *checkpointer) stats() (int64, int64) {
 	return c.writes, c.rpcs
 }
 
-var _ = time.Second
+// checkpointBackoff is the retry policy for checkpoint reads and writes:
+// 200 ms doubling to 5 s, with jitter, so a backend that comes back is
+// used again within a few seconds.
+func checkpointBackoff(attempt int) time.Duration {
+	return backoffDelay(200*time.Millisecond, 5*time.Second, attempt)
+}
