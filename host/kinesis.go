@@ -53,6 +53,7 @@ func NewKinesisClient(ctx context.Context, kc KinesisConfig) (*kinesis.Client, e
 			o.BaseEndpoint = aws.String(kc.Endpoint)
 		}
 		o.HTTPClient = readOnlyBodyClient{o.HTTPClient}
+		WithFastGetRecordsDecoder(o) // GetRecords bodies decoded by getrecords_decode.go, not smithy-go's generic JSON
 	}), nil
 }
 
