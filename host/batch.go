@@ -1,6 +1,8 @@
 package host
 
 import (
+	"fmt"
+
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -34,6 +36,10 @@ type batchOutcome struct {
 	// stop ends the whole scan cleanly; fail ends it with an error.
 	stop bool
 	fail *shared.Error
+	// invalid: the response itself is malformed (a handler bug). The scan
+	// stops whatever the failure policy: no record may be skipped on the
+	// strength of an answer that does not say which record failed.
+	invalid bool
 }
 
 // decideBatch turns a handler's response into the next step. It trusts
@@ -41,9 +47,11 @@ type batchOutcome struct {
 // records the handler did not acknowledge.
 func decideBatch(recs []shared.Record, resp *shared.BatchResponse) batchOutcome {
 	n := len(recs)
-	if resp.Acked < 0 || resp.Acked > n || resp.CheckpointTo < 0 || resp.CheckpointTo > resp.Acked {
-		return batchOutcome{fail: &shared.Error{Code: shared.CodeInternal,
-			Message: "handler plugin returned an out-of-range batch response"}}
+	if resp.Acked < 0 || resp.Acked > n || resp.CheckpointTo < 0 || resp.CheckpointTo > resp.Acked ||
+		(resp.Err != nil && resp.Acked >= n) {
+		return batchOutcome{invalid: true, fail: &shared.Error{Code: shared.CodeInternal, Message: fmt.Sprintf(
+			"handler plugin returned an invalid batch response (Acked=%d, CheckpointTo=%d, error=%v for %d records); an error must belong to a record after the acknowledged ones",
+			resp.Acked, resp.CheckpointTo, resp.Err != nil, n)}}
 	}
 	out := batchOutcome{done: resp.Acked, stop: resp.Stop, fail: resp.Err}
 	if resp.CheckpointTo > 0 {

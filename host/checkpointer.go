@@ -107,6 +107,15 @@ func (c *checkpointer) getOnce(ctx context.Context, key shared.CheckpointKey) (s
 	return res[0].Checkpoint, res[0].Found, shared.FromWire(res[0].Err)
 }
 
+// Err is the writer's fatal error (the checkpoint plugin's restart budget
+// is spent): positions handed in are no longer stored, so the streams
+// using this store must stop instead of consuming without checkpoints.
+func (c *checkpointer) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fatal
+}
+
 // Set hands in a new position for key. It never blocks.
 func (c *checkpointer) Set(key shared.CheckpointKey, cp shared.Checkpoint) {
 	c.mu.Lock()

@@ -159,6 +159,7 @@ func TestDecideBatch(t *testing.T) {
 		{"acked beyond the batch is rejected", shared.BatchResponse{Acked: 5, CheckpointTo: 5}, 0, "", false, true},
 		{"checkpoint beyond ack is rejected", shared.BatchResponse{Acked: 1, CheckpointTo: 3}, 0, "", false, true},
 		{"negative is rejected", shared.BatchResponse{Acked: -1}, 0, "", false, true},
+		{"an error with everything acked is rejected", shared.BatchResponse{Acked: 4, CheckpointTo: 4, Err: &shared.Error{Code: shared.CodeHandler}}, 0, "", false, true},
 	}
 	for _, c := range cases {
 		out := decideBatch(recs, &c.resp)

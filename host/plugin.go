@@ -72,14 +72,25 @@ func (p *pluginProc) block() *PluginBlock { return p.blk.Load() }
 // acquire returns a live instance for one call and a release func that
 // must be called when the call is over. It blocks while a swap is in
 // progress.
+//
+// The read lock is taken only around the call itself, never while a
+// restart is being waited for, so a swap waits for in-flight calls (each
+// bounded by call_timeout) and never for a plugin that cannot start.
 func (p *pluginProc) acquire(ctx context.Context) (*pluginInstance, func(), error) {
-	p.calls.RLock()
-	inst, err := p.get(ctx)
-	if err != nil {
-		p.calls.RUnlock()
-		return nil, nil, err
+	for {
+		inst, err := p.get(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.calls.RLock()
+		p.mu.Lock()
+		current := p.cur == inst
+		p.mu.Unlock()
+		if current {
+			return inst, p.calls.RUnlock, nil
+		}
+		p.calls.RUnlock() // swapped or failed meanwhile: take the new one
 	}
-	return inst, p.calls.RUnlock, nil
 }
 
 // swap replaces the running plugin with a fresh start of block b (the same
@@ -90,6 +101,12 @@ func (p *pluginProc) acquire(ctx context.Context) (*pluginInstance, func(), erro
 func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) error {
 	p.calls.Lock()
 	defer p.calls.Unlock()
+	select { // no restart may run beside the swap
+	case p.startSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.startSem }()
 	p.mu.Lock()
 	old := p.cur
 	p.cur = nil
@@ -183,16 +200,27 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 		p.mu.Lock()
 		if err != nil {
 			p.failures++
+			started := p.started
+			exhausted := false
+			if started && ctx.Err() == nil {
+				// A plugin that cannot come back counts against its budget
+				// like one that keeps crashing.
+				exhausted = p.countFailureLocked(err)
+			}
 			p.mu.Unlock()
 			<-p.startSem
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if !p.started {
+			if !started {
 				// The first start failing is a configuration problem: fail fast.
 				return nil, err
 			}
-			p.log.Error("plugin restart failed; will retry", "error", err)
+			if exhausted {
+				p.log.Error("plugin restart failed and its restart budget is exhausted; it will NOT be restarted", "error", err)
+			} else {
+				p.log.Error("plugin restart failed; will retry", "error", err)
+			}
 			continue
 		}
 		if p.restarts > 0 || failures > 0 {
@@ -227,23 +255,11 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 	}
 	p.cur = nil
 	p.failures++
-	now := time.Now()
-	p.crashes = append(p.crashes, now)
-	pol := p.block().Restart
-	kept := p.crashes[:0]
-	for _, t := range p.crashes {
-		if now.Sub(t) <= pol.Window {
-			kept = append(kept, t)
-		}
-	}
-	p.crashes = kept
-	exhausted := pol.MaxRestarts >= 0 && len(p.crashes) > pol.MaxRestarts
-	if exhausted {
-		p.fatal = fmt.Errorf("%s: %w: %d failures within %s (max_restarts = %d); last: %v",
-			p, ErrRestartBudgetExhausted, len(p.crashes), pol.Window, pol.MaxRestarts, why)
-	} else {
+	exhausted := p.countFailureLocked(why)
+	if !exhausted {
 		p.restarts++
 	}
+	pol := p.block().Restart
 	p.mu.Unlock()
 	if exhausted {
 		p.log.Error("plugin failed and its restart budget is exhausted; it will NOT be restarted", "reason", why.Error(),
@@ -267,6 +283,42 @@ func (p *pluginProc) shutdownHandler(ctx context.Context, inst *pluginInstance) 
 		p.log.Warn("handler Shutdown failed", "error", err)
 	}
 }
+
+// countFailureLocked records a failure against the restart budget and, when
+// the budget is spent, makes the plugin fatal. p.mu must be held.
+func (p *pluginProc) countFailureLocked(why error) (exhausted bool) {
+	now := time.Now()
+	pol := p.block().Restart
+	p.crashes = append(p.crashes, now)
+	kept := p.crashes[:0]
+	for _, t := range p.crashes {
+		if now.Sub(t) <= pol.Window {
+			kept = append(kept, t)
+		}
+	}
+	p.crashes = kept
+	if pol.MaxRestarts < 0 || len(p.crashes) <= pol.MaxRestarts {
+		return false
+	}
+	if p.fatal == nil {
+		p.fatal = &BudgetError{Block: p.block(), Msg: fmt.Sprintf("%s: %d failures within %s (max_restarts = %d); last: %v",
+			p, len(p.crashes), pol.Window, pol.MaxRestarts, why)}
+	}
+	return true
+}
+
+// BudgetError is the error of a plugin whose restart budget is spent. It
+// matches ErrRestartBudgetExhausted with errors.Is; Block says which
+// plugin, whose restart { on_exhausted } applies.
+type BudgetError struct {
+	Block *PluginBlock
+	Msg   string
+}
+
+func (e *BudgetError) Error() string { return ErrRestartBudgetExhausted.Error() + ": " + e.Msg }
+
+// Is makes errors.Is(err, ErrRestartBudgetExhausted) true.
+func (e *BudgetError) Is(target error) bool { return target == ErrRestartBudgetExhausted }
 
 // stop asks the plugin to exit and kills it if it does not within d.
 func (p *pluginProc) stop(d time.Duration) {

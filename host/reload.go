@@ -58,7 +58,7 @@ func (h *Host) streamEnded(ex streamExit) {
 	err := ex.err
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrRestartBudgetExhausted) && h.handlerOf(ex.h.cfg).block().Restart.OnExhausted == OnExhaustedContinue:
+	case continueAfter(err):
 		h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\"); the host will exit non-zero when it stops",
 			"stream", ex.h.cfg.Name, "error", err)
 		h.mu.Lock()
@@ -69,10 +69,11 @@ func (h *Host) streamEnded(ex streamExit) {
 	}
 }
 
-func (h *Host) handlerOf(s *StreamConfig) *pluginProc {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.handlers[s.Handler]
+// continueAfter reports whether err is a spent restart budget of a plugin
+// whose restart { on_exhausted = "continue" }: only its streams stop.
+func continueAfter(err error) bool {
+	var be *BudgetError
+	return errors.As(err, &be) && be.Block.Restart.OnExhausted == OnExhaustedContinue
 }
 
 // loop runs until every stream has ended (after Drain, or on their own). It

@@ -114,6 +114,8 @@ func Replay(ctx context.Context, cfg *Config, path string, log hclog.Logger) (Re
 			rep.Handled += out.done
 			recs = recs[out.done:]
 			switch {
+			case out.invalid:
+				return rep, fmt.Errorf("replay: %v", shared.FromWire(out.fail))
 			case out.fail != nil:
 				fail(group[len(group)-len(recs)], shared.FromWire(out.fail).Error())
 				recs = recs[1:]

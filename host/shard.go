@@ -317,10 +317,14 @@ func (w *shardWorker) deliverAggregated(fetch, ctx context.Context, recs []share
 // acknowledgements. It returns how many records are done.
 func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, behind int64) (done int, stop bool, err error) {
 	proc := w.s.handler
-	failures := 0 // consecutive failed deliveries of batch[done]
+	failures := 0   // consecutive failed deliveries of batch[done]
+	noProgress := 0 // consecutive answers that acknowledged nothing and failed nothing
 	for attempt := 1; done < len(batch); attempt++ {
 		if ctx.Err() != nil {
 			return done, false, nil
+		}
+		if err := w.s.cp.Err(); err != nil {
+			return done, false, fmt.Errorf("stream %s: checkpoint %q can no longer store positions: %w", w.s.cfg.Name, w.s.cp.proc.block().Name, err)
 		}
 		inst, release, err := proc.acquire(ctx)
 		if err != nil {
@@ -358,6 +362,9 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 		}
 		done += out.done
 		w.s.h.stats.records.Add(int64(out.done))
+		if out.invalid {
+			return done, false, fmt.Errorf("%w: stream %s shard %s: %v", ErrHandlerFailed, w.s.cfg.Name, w.id, shared.FromWire(out.fail))
+		}
 		if out.fail != nil {
 			if out.done > 0 {
 				failures = 0 // a different record is failing now
@@ -380,8 +387,18 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 			return done, true, nil
 		}
 		if out.done < len(rest) {
-			w.log.Debug("handler acknowledged part of the batch; delivering the rest again", "acked", out.done, "of", len(rest))
-			if sleepCtx(ctx, 100*time.Millisecond) != nil {
+			d := 100 * time.Millisecond
+			if out.done == 0 {
+				// Nothing acknowledged, nothing failed: back off so a handler
+				// that keeps declining does not spin the shard.
+				noProgress++
+				d = backoffDelay(w.s.handler.block().Failure.RetryBackoff, time.Minute, noProgress)
+				w.log.Warn("handler acknowledged none of the batch and reported no error; delivering it again", "records", len(rest), "retry_in", d)
+			} else {
+				noProgress = 0
+				w.log.Debug("handler acknowledged part of the batch; delivering the rest again", "acked", out.done, "of", len(rest))
+			}
+			if sleepCtx(ctx, d) != nil {
 				return done, false, nil
 			}
 		}

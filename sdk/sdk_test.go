@@ -72,12 +72,20 @@ func (badHandler) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult
 	return sdk.BatchResult{Acked: len(b.Records) + 1, CheckpointTo: 1}
 }
 
+type errAllAcked struct{}
+
+func (errAllAcked) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
+	r := sdk.AckAll(b)
+	r.Error = errors.New("which record?")
+	return r
+}
+
 type panicHandler struct{}
 
 func (panicHandler) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult { panic("oops") }
 
 func TestInvalidResultAndPanicAreErrors(t *testing.T) {
-	for name, h := range map[string]sdk.Handler{"invalid": badHandler{}, "panic": panicHandler{}} {
+	for name, h := range map[string]sdk.Handler{"invalid": badHandler{}, "panic": panicHandler{}, "error after all acked": errAllAcked{}} {
 		c := sdk.TestHandler(t, h)
 		got, err := c.HandleBatch(context.Background(), &sdk.Batch{ShardID: "s", Records: recs(2)})
 		if err != nil {

@@ -170,9 +170,9 @@ func batchFromWire(req *shared.BatchRequest) *Batch {
 // result is a bug in the handler and is reported as an error rather than
 // trusted, so it can never move a checkpoint past unhandled records.
 func resultToWire(res BatchResult, n int) *shared.BatchResponse {
-	if res.Acked < 0 || res.Acked > n || res.CheckpointTo < 0 || res.CheckpointTo > res.Acked {
+	if res.Acked < 0 || res.Acked > n || res.CheckpointTo < 0 || res.CheckpointTo > res.Acked || (res.Error != nil && res.Acked >= n) {
 		return &shared.BatchResponse{Err: &shared.Error{Code: shared.CodeInternal, Message: fmt.Sprintf(
-			"handler returned an invalid BatchResult (Acked=%d, CheckpointTo=%d for %d records): need 0 <= CheckpointTo <= Acked <= len(Records)",
+			"handler returned an invalid BatchResult (Acked=%d, CheckpointTo=%d for %d records): need 0 <= CheckpointTo <= Acked <= len(Records), and Acked < len(Records) when Error is set (the error belongs to Records[Acked])",
 			res.Acked, res.CheckpointTo, n)}}
 	}
 	out := &shared.BatchResponse{Acked: res.Acked, CheckpointTo: res.CheckpointTo, Stop: res.StopScan}

@@ -170,7 +170,9 @@ func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclo
 				}
 				n++
 			case <-hups:
-				reload(h, path, log, stderr)
+				// In the background, so a long reload (draining a stream)
+				// never delays a SIGTERM; the host applies reloads in order.
+				go reload(h, path, log, stderr)
 			case <-h.Closed():
 				return
 			}
