@@ -98,11 +98,12 @@ func (w *shardWorker) runEFO(fetch, deliver context.Context, start iteratorPosit
 		}
 		lastCall = time.Now()
 		sub, err := w.subscribe(fetch, api, arn, pos)
-		if err == nil && pos.typ == types.ShardIteratorTypeLatest {
-			// Should this subscription end before its first event, LATEST
-			// again would skip what was written meanwhile: pin the start
-			// to the time of this call (less a second for clock skew; a
-			// record written just before may be delivered).
+		if pos.typ == types.ShardIteratorTypeLatest {
+			// Whether this call succeeded or failed (the server may have
+			// started the subscription before the failure reached us),
+			// LATEST again would skip what was written meanwhile: pin the
+			// start to the time of this first call (less a second for
+			// clock skew; a record written just before may be delivered).
 			subscribe = iteratorPosition{typ: types.ShardIteratorTypeAtTimestamp, ts: lastCall.Add(-time.Second)}
 		}
 		if err != nil {
