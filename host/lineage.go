@@ -7,6 +7,7 @@ type ShardInfo struct {
 	ID             string
 	Parent         string // "" when none
 	AdjacentParent string // the second parent of a merge, "" otherwise
+	Closed         bool   // the listing showed an ending sequence number
 }
 
 // Lineage decides when a shard may start: only after every parent that is

@@ -42,6 +42,10 @@ type shardWorker struct {
 	key shared.CheckpointKey
 	log hclog.Logger
 
+	// From the stream's first listing in this run (see planStart).
+	initial bool // the shard was in it
+	closed  bool // and was closed then
+
 	lastCall time.Time // the reader's last GetRecords call
 	lastRead string    // EFO: sequence number of the last record delivered in full
 
@@ -63,25 +67,31 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		}
 		return res
 	}
-	if found && cp.ShardEnd {
+	plan := planStart(startFacts{found: found, cp: cp, deaggregate: w.s.cfg.Deaggregate, configured: w.s.initialPosition(),
+		streamConsumed: w.s.consumed, initial: w.initial, closed: w.closed})
+	switch {
+	case plan.ended:
 		w.log.Debug("shard already read to its end (SHARD_END checkpoint)")
 		res.ended = true
 		return res
-	}
-	start := w.s.initialPosition()
-	switch {
-	case found && w.s.cfg.Deaggregate:
-		// The checkpoint may sit inside a KPL aggregate: read that record
-		// again and skip the user records already done.
-		start = iteratorPosition{typ: types.ShardIteratorTypeAtSequenceNumber, seq: cp.SequenceNumber}
-		w.skipSeq, w.skipSub = cp.SequenceNumber, cp.SubSequenceNumber
-		w.log.Info("shard starting after its checkpoint", "sequence", cp.SequenceNumber, "sub_sequence", cp.SubSequenceNumber)
+	case plan.markEnded:
+		if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
+			if deliver.Err() == nil {
+				res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
+			}
+			return res
+		}
+		w.log.Info("closed shard recorded as read to its end without reading it", "why", plan.why)
+		res.ended = true
+		return res
 	case found:
-		start = iteratorPosition{typ: types.ShardIteratorTypeAfterSequenceNumber, seq: cp.SequenceNumber}
-		w.log.Info("shard starting after its checkpoint", "sequence", cp.SequenceNumber)
+		w.log.Info("shard starting after its checkpoint", "position", string(plan.pos.typ), "sequence", cp.SequenceNumber,
+			"sub_sequence", cp.SubSequenceNumber, "why", plan.why)
 	default:
-		w.log.Info("shard starting with no checkpoint", "position", string(start.typ))
+		w.log.Info("shard starting with no checkpoint", "position", string(plan.pos.typ), "why", plan.why)
 	}
+	start := plan.pos
+	w.skipSeq, w.skipSub = plan.skipSeq, plan.skipSub
 	if w.s.cfg.Consumer == ConsumerEFO {
 		return w.runEFO(fetch, deliver, start)
 	}

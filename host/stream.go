@@ -24,6 +24,11 @@ type streamRunner struct {
 	handler *pluginProc
 	cp      *checkpointer
 	log     hclog.Logger
+
+	// Set by the first successful listing of this run (see planStart).
+	listed   bool
+	initial  map[string]bool // shards in that listing
+	consumed bool            // some shard of it had a checkpoint of this app
 }
 
 func (s *streamRunner) initialPosition() iteratorPosition {
@@ -55,7 +60,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			lin.Started(id)
 			running++
 			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
-				key: shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id}}
+				key:     shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id},
+				initial: s.initial[id], closed: lin.shards[id].Closed}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -67,6 +73,19 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		shards, err := s.listShards(fetch)
 		if err != nil {
 			return
+		}
+		if !s.listed {
+			// Nothing starts before it is known whether this app has
+			// consumed the stream before: that decides whether
+			// start_position applies (planStart).
+			if s.consumed, err = s.anyCheckpoint(fetch, shards); err != nil {
+				return
+			}
+			s.listed = true
+			s.initial = make(map[string]bool, len(shards))
+			for _, sh := range shards {
+				s.initial[sh.ID] = true
+			}
 		}
 		lin.Observe(shards)
 		launch()
@@ -149,7 +168,8 @@ func (s *streamRunner) listShards(ctx context.Context) ([]ShardInfo, error) {
 		if err == nil {
 			out := make([]ShardInfo, len(shards))
 			for i, sh := range shards {
-				out[i] = ShardInfo{ID: aws.ToString(sh.ShardId), Parent: aws.ToString(sh.ParentShardId), AdjacentParent: aws.ToString(sh.AdjacentParentShardId)}
+				out[i] = ShardInfo{ID: aws.ToString(sh.ShardId), Parent: aws.ToString(sh.ParentShardId), AdjacentParent: aws.ToString(sh.AdjacentParentShardId),
+					Closed: sh.SequenceNumberRange != nil && sh.SequenceNumberRange.EndingSequenceNumber != nil}
 			}
 			return out, nil
 		}
@@ -169,4 +189,31 @@ func (s *streamRunner) listShards(ctx context.Context) ([]ShardInfo, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// anyCheckpoint reports whether any of shards has a checkpoint of this app:
+// whether the app has consumed the stream before. Reads are batched (one
+// RPC per 100 keys) and stop at the first checkpoint found; a failed read
+// is retried until ctx ends, never taken for "no checkpoint" (that would
+// apply start_position to a stream already consumed: LATEST would skip
+// the children of a reshard).
+func (s *streamRunner) anyCheckpoint(ctx context.Context, shards []ShardInfo) (bool, error) {
+	keys := make([]shared.CheckpointKey, len(shards))
+	for i, sh := range shards {
+		keys[i] = shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: sh.ID}
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 100)
+		found, err := s.cp.anyFound(ctx, keys[:n])
+		if err != nil {
+			return false, err
+		}
+		if found {
+			s.log.Info("stream has checkpoints of this app: shards without one start at TRIM_HORIZON, start_position does not apply")
+			return true, nil
+		}
+		keys = keys[n:]
+	}
+	s.log.Info("stream never consumed by this app: start_position applies to its current shards", "start_position", s.cfg.StartPosition)
+	return false, nil
 }
