@@ -268,7 +268,7 @@ func (w *shardWorker) deliverPage(fetch, ctx context.Context, recs []shared.Reco
 		}
 		n := cutBatch(recs, w.s.cfg.BatchMaxRecords, w.s.cfg.BatchMaxBytes)
 		batch := recs[:n]
-		done, stop, err := w.deliverBatch(ctx, batch, behind)
+		done, stop, err := w.deliverBatch(fetch, ctx, batch, behind)
 		if err != nil || stop {
 			return stop, err
 		}
@@ -311,7 +311,9 @@ func (w *shardWorker) deliverAggregated(fetch, ctx context.Context, recs []share
 			return true, nil
 		}
 		e := &shared.Error{Code: shared.CodeCorrupt, Message: "corrupt KPL aggregate: " + u.corrupt.Error()}
-		skip, err := w.recordFailed(ctx, u.rec, e, w.s.handler.block().Failure.MaxAttempts, ErrCorruptRecord)
+		retry, cancel := w.retryContext(fetch, ctx)
+		skip, err := w.recordFailed(retry, u.rec, e, w.s.handler.block().Failure.MaxAttempts, ErrCorruptRecord)
+		cancel()
 		if err != nil {
 			return false, err
 		}
@@ -322,23 +324,49 @@ func (w *shardWorker) deliverAggregated(fetch, ctx context.Context, recs []share
 	return flush()
 }
 
+// retryContext ends when either fetch (drain, or the stream stopping) or
+// deliver ends: retries, backoffs and restarts wait on it, so a drain never
+// waits on a retry loop — the unacknowledged rest is read again at the
+// next start.
+func (w *shardWorker) retryContext(fetch, deliver context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(deliver)
+	stop := context.AfterFunc(fetch, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
 // deliverBatch delivers batch until the handler has acknowledged all of it,
 // redelivering the unacknowledged part after crashes, timeouts and partial
-// acknowledgements. It returns how many records are done.
-func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, behind int64) (done int, stop bool, err error) {
+// acknowledgements. It returns how many records are done. The first
+// delivery runs on ctx (it outlives fetch by the shutdown timeout: an
+// in-flight batch finishes during a drain); redeliveries and their
+// backoffs stop as soon as fetch ends.
+func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Record, behind int64) (done int, stop bool, err error) {
 	proc := w.s.handler
 	failures := 0   // consecutive failed deliveries of batch[done]
 	noProgress := 0 // consecutive answers that acknowledged nothing and failed nothing
+	retry, cancel := w.retryContext(fetch, ctx)
+	defer cancel()
 	for attempt := 1; done < len(batch); attempt++ {
 		if ctx.Err() != nil {
 			return done, false, nil
 		}
+		if attempt > 1 && fetch.Err() != nil {
+			w.log.Info("draining: the unacknowledged rest of the batch is not delivered again now; it is read again at the next start",
+				"records", len(batch)-done)
+			return done, false, nil
+		}
+		// The first delivery may wait for a (re)start of the plugin within
+		// ctx; a redelivery only while not draining.
+		actx := ctx
+		if attempt > 1 {
+			actx = retry
+		}
 		if err := w.s.cp.Err(); err != nil {
 			return done, false, fmt.Errorf("stream %s: checkpoint %q can no longer store positions: %w", w.s.cfg.Name, w.s.cp.proc.block().Name, err)
 		}
-		inst, release, err := proc.acquire(ctx)
+		inst, release, err := proc.acquire(actx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if actx.Err() != nil {
 				return done, false, nil
 			}
 			return done, false, fmt.Errorf("stream %s: handler %q: %w", w.s.cfg.Name, proc.block().Name, err)
@@ -380,7 +408,7 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 				failures = 0 // a different record is failing now
 			}
 			failures++
-			skip, err := w.recordFailed(ctx, batch[done], out.fail, failures, ErrHandlerFailed)
+			skip, err := w.recordFailed(retry, batch[done], out.fail, failures, ErrHandlerFailed)
 			if err != nil {
 				return done, false, err
 			}
@@ -408,7 +436,7 @@ func (w *shardWorker) deliverBatch(ctx context.Context, batch []shared.Record, b
 				noProgress = 0
 				w.log.Debug("handler acknowledged part of the batch; delivering the rest again", "acked", out.done, "of", len(rest))
 			}
-			if sleepCtx(ctx, d) != nil {
+			if sleepCtx(retry, d) != nil {
 				return done, false, nil
 			}
 		}
