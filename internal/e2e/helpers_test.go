@@ -97,7 +97,15 @@ type runConfig struct {
 	recorder map[string]string // extra recorder config: fail_data, stop_data, skip_data, delay, ...
 	stream   string            // extra raw HCL lines in the stream block
 	handler  string            // extra raw HCL lines in the handler block
+	// start is the stream's start_position line: "" for TRIM_HORIZON (what
+	// most tests read from), startDefault to leave it out (the shipped
+	// default, LATEST), or raw HCL lines.
+	start string
 }
+
+// startDefault in runConfig.start runs the stream on the shipped default
+// start position.
+const startDefault = "default"
 
 // writeConfig writes <dir>/<name>.hcl and returns its path.
 func (e *env) writeConfig(name string, rc runConfig) string {
@@ -107,7 +115,15 @@ func (e *env) writeConfig(name string, rc runConfig) string {
 	fmt.Fprintf(&b, "plugin_dir = %q\n", bins.PluginDir)
 	fmt.Fprintf(&b, "log_level  = \"info\"\n\n")
 	fmt.Fprintf(&b, "kinesis {\n  region = \"us-east-1\"\n  endpoint = %q\n  access_key_id = \"e2e\"\n  secret_access_key = \"e2e-secret\"\n}\n\n", e.ep)
-	fmt.Fprintf(&b, "stream %q {\n  handler = \"rec\"\n  checkpoint = \"local\"\n  start_position = \"TRIM_HORIZON\"\n  poll_interval = \"200ms\"\n%s}\n\n", streamName, rc.stream)
+	start := "  start_position = \"TRIM_HORIZON\"\n"
+	switch rc.start {
+	case "":
+	case startDefault:
+		start = ""
+	default:
+		start = rc.start + "\n"
+	}
+	fmt.Fprintf(&b, "stream %q {\n  handler = \"rec\"\n  checkpoint = \"local\"\n%s  poll_interval = \"200ms\"\n%s}\n\n", streamName, start, rc.stream)
 	fmt.Fprintf(&b, "handler \"rec\" {\n  plugin = \"recorder\"\n%s  config {\n    out = %q\n", rc.handler, rc.out)
 	keys := make([]string, 0, len(rc.recorder))
 	for k := range rc.recorder {

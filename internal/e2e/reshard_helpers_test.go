@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -96,6 +98,13 @@ func rsBig(s *string) *big.Int {
 // then waits until the stream is ACTIVE again.
 func rsReshard(t testing.TB, e *env, what string, call func(ctx context.Context) error) {
 	t.Helper()
+	rsReshardThen(t, e, what, call, nil)
+}
+
+// rsReshardThen is rsReshard that runs then (when not nil) right after
+// the resharding call was accepted, before the new shards exist.
+func rsReshardThen(t testing.TB, e *env, what string, call func(ctx context.Context) error, then func()) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := testenv.WaitStreamActive(ctx, e.kc, streamName); err != nil {
@@ -113,6 +122,9 @@ func rsReshard(t testing.TB, e *env, what string, call func(ctx context.Context)
 			continue
 		}
 		t.Fatalf("%s: %v", what, err)
+	}
+	if then != nil {
+		then()
 	}
 	if err := testenv.WaitStreamActive(ctx, e.kc, streamName); err != nil {
 		t.Fatal(err)
@@ -380,4 +392,29 @@ func rsResumedIn(log, id string) bool {
 		}
 	}
 	return false
+}
+
+// rsWaitStarted waits until the recorder's lifecycle file shows
+// shard_started for n shards: the host holds their iterators, so records
+// put from then on are after LATEST.
+func rsWaitStarted(t testing.TB, h *hostProc, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		raw, _ := os.ReadFile(path)
+		started := map[string]bool{}
+		for _, line := range strings.Split(string(raw), "\n") {
+			var ev map[string]string
+			if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "shard_started" {
+				started[ev["shard"]] = true
+			}
+		}
+		if len(started) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d shards reported shard_started", len(started), n)
+		}
+		rsSleep(t, h, 50*time.Millisecond)
+	}
 }

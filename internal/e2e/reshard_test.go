@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"path/filepath"
 	"strconv"
@@ -32,18 +33,51 @@ import (
 // of each of its parents (ListShards parent ids); every closed shard has a
 // SHARD_END checkpoint and every open shard's checkpoint is its last
 // record.
+//
+// It runs at each start position: TRIM_HORIZON; LATEST, the shipped
+// default (the host starts first, production once every shard has its
+// iterator); and AT_TIMESTAMP (production starts first, the host a second
+// later, reading from a timestamp before the first record). At each, the
+// children of every reshard must be read from their first record: not one
+// record may be lost, including across the restart that comes before the
+// children's first checkpoint.
 func TestReshardUnderLoad(t *testing.T) {
+	for _, start := range []string{"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"} {
+		t.Run(start, func(t *testing.T) {
+			t.Parallel()
+			reshardUnderLoad(t, start)
+		})
+	}
+}
+
+func reshardUnderLoad(t *testing.T, startPosition string) {
 	t0 := time.Now()
 	e := rsNewEnv(t, 4)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
+	life := filepath.Join(e.dir, "lifecycle.jsonl")
 	// 10-record batches at 100 ms each: the host keeps up with 50
 	// records/s easily, but a burst takes it a while to drain.
-	cfg := e.writeConfig("config", runConfig{out: out,
+	rc := runConfig{out: out,
 		stream:   "  shard_sync_interval = \"1s\"\n  batch_max_records = 10\n",
-		recorder: map[string]string{"delay": "100ms"}})
-
-	h := e.startHost(cfg)
-	prod := rsStartProducer(e, 5, 100*time.Millisecond) // 50 records/s
+		recorder: map[string]string{"delay": "100ms", "lifecycle_out": life}}
+	var h *hostProc
+	var prod *rsProducer
+	switch startPosition {
+	case "TRIM_HORIZON":
+		h = e.startHost(e.writeConfig("config", rc))
+		prod = rsStartProducer(e, 5, 100*time.Millisecond) // 50 records/s
+	case "LATEST":
+		rc.start = startDefault
+		h = e.startHost(e.writeConfig("config", rc))
+		rsWaitStarted(t, h, life, 4)
+		prod = rsStartProducer(e, 5, 100*time.Millisecond)
+	case "AT_TIMESTAMP":
+		rc.start = fmt.Sprintf("  start_position = \"AT_TIMESTAMP\"\n  start_timestamp = %q", time.Now().Add(-time.Second).UTC().Format(time.RFC3339Nano))
+		prod = rsStartProducer(e, 5, 100*time.Millisecond)
+		rsSleep(t, nil, time.Second)
+		h = e.startHost(e.writeConfig("config", rc))
+	}
+	cfg := filepath.Join(e.dir, "config.hcl")
 	d := newDeliveries(t, out)
 	waitFor(t, time.Minute, h, "the first delivery", func() bool { return d.poll() > 0 })
 	rsSleep(t, h, 2*time.Second)
@@ -71,25 +105,30 @@ func TestReshardUnderLoad(t *testing.T) {
 	rsSleep(t, h, 3*time.Second)
 
 	// 3. A burst of 400 records (about 1 s of work per shard for the
-	// host), UpdateShardCount 4 → 8 right after it, and a restart while
-	// the parents of that update are still being drained: their children
-	// must wait for them across the restart.
-	usc := func(n int32) {
-		rsReshard(t, e, "UpdateShardCount → "+strconv.Itoa(int(n)), func(ctx context.Context) error {
+	// host), UpdateShardCount 4 → 8 right after it, and a restart that
+	// lands between the reshard and the children's first checkpoint: the
+	// host is stopped as soon as the update is accepted (the parents still
+	// hold most of the burst) and started again once the children exist
+	// and the producer has written to them. The children must wait for
+	// their parents across the restart, then be read from their first
+	// record.
+	usc := func(n int32, then func()) {
+		rsReshardThen(t, e, "UpdateShardCount → "+strconv.Itoa(int(n)), func(ctx context.Context) error {
 			_, err := e.kc.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: aws.String(streamName),
 				TargetShardCount: aws.Int32(n), ScalingType: types.ScalingTypeUniformScaling})
 			return err
-		})
+		}, then)
 	}
 	uscParents := rsOpenShards(t, e)
 	if len(uscParents) != 4 {
 		t.Fatalf("%d open shards before UpdateShardCount, want 4", len(uscParents))
 	}
 	prod.burst(t, 400)
-	usc(8)
-	rsSleep(t, h, 100*time.Millisecond)
-	drain := h.stop(30 * time.Second)
-	t.Logf("restart: SIGTERM → exit in %s (%d records put so far)", drain.Round(time.Millisecond), prod.count())
+	usc(8, func() {
+		drain := h.stop(30 * time.Second)
+		t.Logf("restart: SIGTERM → exit in %s (%d records put so far)", drain.Round(time.Millisecond), prod.count())
+	})
+	rsSleep(t, nil, time.Second) // the producer writes to the children
 	h = e.startHost(cfg)
 	rsSleep(t, h, 3*time.Second)
 	resumed := 0
@@ -104,9 +143,9 @@ func TestReshardUnderLoad(t *testing.T) {
 	}
 
 	// 4. UpdateShardCount 8 → 4 → 3.
-	usc(4)
+	usc(4, nil)
 	rsSleep(t, h, 3*time.Second)
-	usc(3)
+	usc(3, nil)
 	rsSleep(t, h, 3*time.Second)
 
 	recs := prod.stop(t)
