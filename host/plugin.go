@@ -396,16 +396,83 @@ func (p *pluginProc) stop(d time.Duration) {
 // cannot start, the old one keeps serving: nothing is stopped or restarted
 // and the restart budget is untouched. A swap that succeeds on a plugin
 // whose budget was spent revives it (revived is true).
+//
+// A checkpoint store may hold a resource only one process can have (the
+// file store's lock): when its new process cannot be configured beside the
+// old one but passes a ValidateOnly check, it is swapped in place (see
+// replaceInPlace).
 func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) (revived bool, err error) {
 	p.swapMu.Lock()
 	defer p.swapMu.Unlock()
 	p.log.Info("hot swap: starting the new plugin beside the running one", "reason", why)
-	inst, im, err := p.launch(ctx, b, nil, false)
+	im, err := loadVerified(b)
 	if err != nil {
+		p.log.Error("hot swap refused: the new binary did not pass its checks; the running plugin keeps serving", "reason", why, "error", err)
+		return false, err
+	}
+	inst, err := p.startImage(ctx, b, im, false)
+	if err != nil && b.Kind == KindCheckpoint && p.validates(ctx, b, im) {
+		return p.replaceInPlace(ctx, b, im, why)
+	}
+	if err != nil {
+		im.close()
 		p.log.Error("hot swap refused: the new plugin did not start; the running one keeps serving", "reason", why, "error", err)
 		return false, err
 	}
-	return p.installLocked(ctx, inst, im, b, why), nil
+	return p.installLocked(ctx, inst, im, b, why, false), nil
+}
+
+// validates reports whether image im of block b starts and accepts its
+// config with ValidateOnly (nothing opened, nothing kept).
+func (p *pluginProc) validates(ctx context.Context, b *PluginBlock, im *binImage) bool {
+	inst, err := p.startImage(ctx, b, im, true)
+	if err != nil {
+		return false
+	}
+	stopClient(inst, 3*time.Second)
+	return true
+}
+
+// replaceInPlace swaps a plugin whose new process cannot run beside the old
+// one: in-flight calls are drained, the old process stopped, the new one
+// started; if it fails, the old bytes and block are started again (not a
+// failure: the budget is untouched) and the error returned. p.swapMu must
+// be held.
+func (p *pluginProc) replaceInPlace(ctx context.Context, b *PluginBlock, im *binImage, why string) (revived bool, err error) {
+	p.log.Info("hot swap: the new plugin cannot run beside the old one; swapping in place", "reason", why)
+	p.calls.Lock()
+	p.mu.Lock()
+	old, oldIm, oldB := p.cur, p.image, p.block()
+	p.cur = nil
+	p.gen++
+	p.mu.Unlock()
+	if old != nil {
+		stopClient(old, 3*time.Second)
+	}
+	inst, err := p.startImage(ctx, b, im, false)
+	if err == nil {
+		return p.installLocked(ctx, inst, im, b, why, true), nil
+	}
+	im.close()
+	p.log.Error("hot swap failed; starting the previous plugin again", "reason", why, "error", err)
+	if oldIm != nil {
+		if back, err2 := p.startImage(ctx, oldB, oldIm, false); err2 == nil {
+			p.mu.Lock()
+			if !p.stopped && p.cur == nil {
+				p.cur = back
+				p.gen++
+				go p.watch(back)
+				back = nil
+			}
+			p.mu.Unlock()
+			if back != nil {
+				stopClient(back, 3*time.Second)
+			}
+		}
+	}
+	p.calls.Unlock()
+	p.restartSoon() // if going back failed, the usual restart path takes over
+	return false, err
 }
 
 // install makes a prepared instance (started and configured from block b
@@ -413,11 +480,15 @@ func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) (revi
 func (p *pluginProc) install(ctx context.Context, inst *pluginInstance, im *binImage, b *PluginBlock, why string) (revived bool) {
 	p.swapMu.Lock()
 	defer p.swapMu.Unlock()
-	return p.installLocked(ctx, inst, im, b, why)
+	return p.installLocked(ctx, inst, im, b, why, false)
 }
 
-func (p *pluginProc) installLocked(ctx context.Context, inst *pluginInstance, im *binImage, b *PluginBlock, why string) (revived bool) {
-	p.calls.Lock() // waits for in-flight calls on the old instance
+// installLocked is install with p.swapMu held (and p.calls write-locked
+// when callsHeld).
+func (p *pluginProc) installLocked(ctx context.Context, inst *pluginInstance, im *binImage, b *PluginBlock, why string, callsHeld bool) (revived bool) {
+	if !callsHeld {
+		p.calls.Lock() // waits for in-flight calls on the old instance
+	}
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()

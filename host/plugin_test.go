@@ -370,3 +370,56 @@ handler "rec2" {
 	supPut(t, f, "s2", "on-s2")
 	supWaitData(t, s, out2, "on-s2", 30*time.Second)
 }
+
+// TestFileStoreSwapAndReload: the file checkpoint store holds a lock only
+// one process can have, so its new process cannot be configured beside the
+// old one: a replaced binary and a reloaded block are swapped in place
+// (after a ValidateOnly check), and checkpoints keep being written.
+func TestFileStoreSwapAndReload(t *testing.T) {
+	f := kinesisfake.New()
+	_ = f.CreateStream("s", 1)
+	dir := t.TempDir()
+	storeBin := filepath.Join(dir, "kinesis-checkpoint-file")
+	store, err := os.ReadFile(filepath.Join(bins.PluginDir, "kinesis-checkpoint-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeBin, store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	src := func(extra string) string {
+		return strings.Replace(supRecorderConfig(dir, out, "", ""), `  plugin = "file"`,
+			fmt.Sprintf("  plugin = \"file\"\n  path = %q\n  %s", storeBin, extra), 1)
+	}
+	s := supStart(t, f, dir, src(""))
+	cpAt := func(data string) {
+		t.Helper()
+		supPut(t, f, "s", data)
+		supWaitData(t, s, out, data, 30*time.Second)
+		s.h.Drain()
+	}
+	supPut(t, f, "s", "one")
+	supWaitData(t, s, out, "one", 30*time.Second)
+
+	supReplace(t, storeBin, append(append([]byte{}, store...), "v2"...))
+	s.h.SwapChangedBinaries()
+	s.waitLog("hot swap done", 1, 60*time.Second)
+	if err := s.h.Reload(context.Background(), supParse(t, dir, src(`call_timeout = "9s"`))); err != nil {
+		t.Fatalf("reload of the file store block: %v", err)
+	}
+	s.waitLog("hot swap done", 2, 10*time.Second)
+	cpAt("two")
+	if err := <-s.done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	for shard, last := range lastSeqs(f) {
+		r := &rig{t: t, cpPath: filepath.Join(dir, "cp.db")}
+		if cp := r.checkpoint(shard); cp.SequenceNumber != last {
+			t.Errorf("final checkpoint %+v, want %s", cp, last)
+		}
+	}
+	if strings.Contains(s.log.String(), "plugin failed;") {
+		t.Error("a swap was handled as a plugin failure")
+	}
+}

@@ -262,6 +262,9 @@ type preparedPlugin struct {
 	old  bool        // p was running before the reload
 	inst *pluginInstance
 	im   *binImage
+	// inPlace: a checkpoint store that cannot run beside its old process
+	// (a file lock) but passed ValidateOnly: swapped in place at commit.
+	inPlace bool
 }
 
 // ReloadError is a reload that was refused: Diags point at the blocks at
@@ -324,8 +327,18 @@ func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlu
 	for i := range todo {
 		t := &todo[i]
 		h.log.Info("reload: starting the new plugin beside the running configuration", "plugin", t.b.Kind, "name", t.name)
-		inst, im, err := t.p.launch(ctx, t.b, nil, false)
+		im, err := loadVerified(t.b)
 		if err != nil {
+			diags = append(diags, pluginDiag(t.b, err))
+			continue
+		}
+		inst, err := t.p.startImage(ctx, t.b, im, false)
+		if err != nil && t.old && t.b.Kind == KindCheckpoint && t.p.validates(ctx, t.b, im) {
+			t.im, t.inPlace = im, true
+			continue
+		}
+		if err != nil {
+			im.close()
 			diags = append(diags, pluginDiag(t.b, err))
 			continue
 		}
@@ -337,8 +350,8 @@ func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlu
 	for _, t := range todo {
 		if t.inst != nil {
 			stopClient(t.inst, 3*time.Second)
-			t.im.close()
 		}
+		t.im.close()
 		if !t.old {
 			t.p.cancel()
 		}
@@ -408,6 +421,15 @@ func (h *Host) applyReload(next *Config) error {
 					}
 					cancel()
 				}
+			}
+			if t.inPlace {
+				t.p.swapMu.Lock()
+				_, err := t.p.replaceInPlace(context.Background(), t.b, t.im, "config reloaded")
+				t.p.swapMu.Unlock()
+				if err != nil {
+					errs = errors.Join(errs, fmt.Errorf("%s %q: the new block did not start; the previous one serves again: %w", t.b.Kind, t.name, err))
+				}
+				continue
 			}
 			t.p.install(context.Background(), t.inst, t.im, t.b, "config reloaded")
 			continue
