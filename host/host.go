@@ -64,7 +64,7 @@ type Host struct {
 
 	mu       sync.Mutex
 	stopErr  error
-	degraded error // streams stopped under on_exhausted = "continue"
+	degraded map[string]error // streams stopped under on_exhausted = "continue", by name
 
 	stats struct {
 		records, batches, retries, redeliveries, skipped, deadLettered atomic.Int64
@@ -78,6 +78,7 @@ type Host struct {
 	exits                   chan streamExit
 	running                 map[string]*streamHandle
 	reloadCh                chan reloadRequest
+	revived                 chan struct{} // a plugin whose budget was spent serves again
 	wwg                     sync.WaitGroup
 	swapping                sync.Map // *pluginProc -> struct{}: a swap is in progress
 	latMu                   sync.Mutex
@@ -96,7 +97,7 @@ func New(cfg *Config, opts Options) (*Host, error) {
 		opts.StatsInterval = 30 * time.Second
 	}
 	h := &Host{
-		opts: opts, log: opts.Logger, api: opts.Kinesis, reloadCh: make(chan reloadRequest),
+		opts: opts, log: opts.Logger, api: opts.Kinesis, reloadCh: make(chan reloadRequest), revived: make(chan struct{}, 1),
 		handlers: map[string]*pluginProc{}, stores: map[string]*pluginProc{}, checkpoints: map[string]*checkpointer{},
 		drainCh: make(chan struct{}), stopCh: make(chan struct{}), closed: make(chan struct{}),
 	}
@@ -212,14 +213,31 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	}
 
 	// Start every plugin now, so that a bad binary or a bad config fails
-	// fast instead of on the first batch.
-	startCtx, cancelStart := context.WithTimeout(context.Background(), 60*time.Second)
+	// fast instead of on the first batch. A plugin whose backend is
+	// unavailable is waited for (logged; each start is bounded by its
+	// timeouts) until it is back or the host is told to stop.
+	startCtx, cancelStart := context.WithCancel(context.Background())
 	defer cancelStart()
+	go func() {
+		select {
+		case <-h.drainCh:
+			cancelStart()
+		case <-startCtx.Done():
+		}
+	}()
 	for _, p := range h.sortedProcs() {
 		if _, err := p.get(startCtx); err != nil {
+			if startCtx.Err() != nil {
+				h.log.Info("stopped before every plugin had started; nothing was consumed")
+				h.mu.Lock()
+				err = h.stopErr
+				h.mu.Unlock()
+				return err
+			}
 			return err
 		}
 	}
+	cancelStart()
 
 	// fetch ends at Drain; deliver ends at Stop or shutdown_timeout after
 	// Drain; the checkpoint writers live until the final flush.
@@ -294,10 +312,10 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		"skipped", st.Skipped, "dead_lettered", st.DeadLettered)
 	h.mu.Lock()
 	err = h.stopErr
-	if err == nil {
-		err = h.degraded
-	}
 	h.mu.Unlock()
+	if err == nil {
+		err = h.degradedErr()
+	}
 	if err == nil {
 		err = flushErr
 	}

@@ -2,49 +2,45 @@ package host
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
-	plugin "github.com/hashicorp/go-plugin"
 
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
-// pluginInstance is one running plugin process.
-type pluginInstance struct {
-	client  *plugin.Client
-	raw     any // *shared.HandlerClient or *shared.CheckpointClient
-	started time.Time
-	info    shared.InfoResponse
-	// the binary it was started from
-	binMod  time.Time
-	binSize int64
-	sha256  string
-}
+// stableAfter is how long a plugin process must have run for its death to
+// count as the first failure after a healthy period (no backoff), even if
+// it never answered a call.
+const stableAfter = time.Minute
+
+// Backoff of Configure retries while a plugin's backend is unavailable.
+const (
+	outageBackoff    = 200 * time.Millisecond
+	outageMaxBackoff = 5 * time.Second
+)
 
 // pluginProc supervises the processes of one handler or checkpoint block:
-// it starts the plugin lazily, notices when it is gone, restarts it with
-// exponential backoff and enforces the restart budget. All shards using the
-// block share one process; calls are multiplexed over its connection.
+// it starts the plugin, watches the process and restarts it as soon as it
+// dies (the first restart after a healthy period at once, later ones with
+// exponential backoff), and enforces the restart budget. All shards using
+// the block share one process; calls are multiplexed over its connection.
 type pluginProc struct {
 	blk atomic.Pointer[PluginBlock] // swapped by a config reload
 	app string
 	dir string // working directory of the plugin: the config file's folder
 	log hclog.Logger
 
+	// ctx ends when the plugin is stopped; background restarts use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	startSem chan struct{} // one starter at a time
+	swapMu   sync.Mutex    // one swap (or reload install) at a time
 
 	// calls holds a read lock around every call on an instance; a hot swap
 	// takes the write lock, so it waits for in-flight calls to finish and
@@ -53,21 +49,36 @@ type pluginProc struct {
 
 	mu       sync.Mutex
 	cur      *pluginInstance
-	started  bool // some instance has started: later start failures are retried, not fatal
+	image    *binImage // the verified bytes restarts execute
+	gen      int       // bumped when a swap installs an instance
+	started  bool      // some instance has started: later start failures are retried, not fatal
+	stopped  bool
 	fatal    error
 	failures int         // consecutive failures since the last healthy call
+	retryAt  time.Time   // no start before this (backoff)
 	crashes  []time.Time // deaths of started instances, for the budget
 	restarts int         // total restarts, for logs and metrics
+	refused  [2]int64    // binary identity a hot swap refused (not retried by polling)
+
+	outageSince time.Time // the backend has been unavailable since (zero: it is not)
+	outageTries int
+	outageErr   error
 }
 
 func newPluginProc(b *PluginBlock, app, dir string, log hclog.Logger) *pluginProc {
 	p := &pluginProc{app: app, dir: dir, log: log.Named(string(b.Kind) + "." + b.Name), startSem: make(chan struct{}, 1)}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.blk.Store(b)
 	return p
 }
 
 // block is the plugin's current configuration block.
 func (p *pluginProc) block() *PluginBlock { return p.blk.Load() }
+
+func (p *pluginProc) String() string {
+	b := p.block()
+	return fmt.Sprintf("%s %q (%s)", b.Kind, b.Name, b.Path)
+}
 
 // acquire returns a live instance for one call and a release func that
 // must be called when the call is over. It blocks while a swap is in
@@ -93,73 +104,9 @@ func (p *pluginProc) acquire(ctx context.Context) (*pluginInstance, func(), erro
 	}
 }
 
-// swap replaces the running plugin with a fresh start of block b (the same
-// block after its binary changed, or a reloaded one): it waits for every
-// in-flight call to finish, stops the old process, and starts the new one.
-// If the new one cannot start, the old configuration is started again and
-// the error returned; the plugin keeps serving either way.
-func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) error {
-	p.calls.Lock()
-	defer p.calls.Unlock()
-	select { // no restart may run beside the swap
-	case p.startSem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-p.startSem }()
-	p.mu.Lock()
-	old := p.cur
-	p.cur = nil
-	p.mu.Unlock()
-	prev := p.block()
-	if old != nil {
-		p.shutdownHandler(ctx, old)
-		stopClient(old.client, 3*time.Second)
-	}
-	p.blk.Store(b)
-	p.log.Info("hot swap: in-flight calls finished, old plugin stopped; starting the new one", "reason", why)
-	inst, err := p.start(ctx, false)
-	if err != nil {
-		p.log.Error("hot swap failed; going back to the previous plugin configuration", "error", err)
-		p.blk.Store(prev)
-		if inst2, err2 := p.start(ctx, false); err2 == nil {
-			p.mu.Lock()
-			p.cur = inst2
-			p.mu.Unlock()
-		}
-		return err
-	}
-	p.mu.Lock()
-	p.cur = inst
-	p.mu.Unlock()
-	p.log.Info("hot swap done", "sha256", inst.sha256)
-	return nil
-}
-
-// binaryChanged reports whether the file at the block's path differs
-// (modification time or size) from the one the running instance was
-// started from.
-func (p *pluginProc) binaryChanged() bool {
-	p.mu.Lock()
-	inst := p.cur
-	p.mu.Unlock()
-	if inst == nil {
-		return false
-	}
-	fi, err := os.Stat(p.block().Path)
-	if err != nil {
-		return false
-	}
-	return !fi.ModTime().Equal(inst.binMod) || fi.Size() != inst.binSize
-}
-
-func (p *pluginProc) String() string {
-	b := p.block()
-	return fmt.Sprintf("%s %q (%s)", b.Kind, b.Name, b.Path)
-}
-
 // get returns a live instance, starting or restarting the plugin when
-// needed. It blocks through restart backoff and returns early when ctx ends.
+// needed. It blocks through restart backoff (and through an outage of the
+// plugin's backend) and returns early when ctx ends.
 func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 	for {
 		p.mu.Lock()
@@ -169,7 +116,7 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 			return nil, fatal
 		}
 		if inst != nil {
-			if !inst.client.Exited() {
+			if !inst.gone() {
 				return inst, nil
 			}
 			p.fail(inst, errors.New("process exited"))
@@ -180,58 +127,142 @@ func (p *pluginProc) get(ctx context.Context) (*pluginInstance, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		p.mu.Lock()
-		if p.cur != nil || p.fatal != nil {
-			p.mu.Unlock()
-			<-p.startSem
-			continue
-		}
-		failures := p.failures
-		p.mu.Unlock()
-		if failures > 0 {
-			d := backoffDelay(p.block().Restart.Backoff, p.block().Restart.MaxBackoff, failures)
-			p.log.Info("restarting plugin after backoff", "backoff", d, "consecutive_failures", failures)
-			if err := sleepCtx(ctx, d); err != nil {
-				<-p.startSem
-				return nil, err
-			}
-		}
-		inst, err := p.start(ctx, false)
-		p.mu.Lock()
-		if err != nil {
-			p.failures++
-			started := p.started
-			exhausted := false
-			if started && ctx.Err() == nil {
-				// A plugin that cannot come back counts against its budget
-				// like one that keeps crashing.
-				exhausted = p.countFailureLocked(err)
-			}
-			p.mu.Unlock()
-			<-p.startSem
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if !started {
-				// The first start failing is a configuration problem: fail fast.
-				return nil, err
-			}
-			if exhausted {
-				p.log.Error("plugin restart failed and its restart budget is exhausted; it will NOT be restarted", "error", err)
-			} else {
-				p.log.Error("plugin restart failed; will retry", "error", err)
-			}
-			continue
-		}
-		if p.restarts > 0 || failures > 0 {
-			p.log.Info("plugin is back", "restarts", p.restarts)
-		}
-		p.cur = inst
-		p.started = true
-		p.mu.Unlock()
+		inst, err := p.startLocked(ctx)
 		<-p.startSem
-		return inst, nil
+		if inst != nil {
+			return inst, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
+}
+
+// startLocked is one start attempt of get; p.startSem is held. It returns
+// (nil, nil) when get should look again.
+func (p *pluginProc) startLocked(ctx context.Context) (*pluginInstance, error) {
+	p.mu.Lock()
+	if p.cur != nil || p.fatal != nil {
+		p.mu.Unlock()
+		return nil, nil
+	}
+	wait, failures, started := time.Until(p.retryAt), p.failures, p.started
+	b, im, gen := p.block(), p.image, p.gen
+	p.mu.Unlock()
+	if wait > 0 {
+		if failures > 0 && p.outageStart().IsZero() {
+			p.log.Info("restarting plugin after backoff", "backoff", wait.Round(time.Millisecond), "consecutive_failures", failures)
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		again := p.cur != nil || p.fatal != nil || p.gen != gen
+		p.mu.Unlock()
+		if again {
+			return nil, nil // a swap installed an instance meanwhile
+		}
+	} else if started {
+		p.log.Info("restarting plugin", "consecutive_failures", failures)
+	}
+	inst, newIm, err := p.launch(ctx, b, im, false)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen != gen || p.cur != nil || p.fatal != nil {
+		// A swap installed another instance meanwhile (or the plugin was
+		// stopped): this one is not needed.
+		if inst != nil {
+			go stopClient(inst, 3*time.Second)
+			if newIm != im {
+				newIm.close()
+			}
+		}
+		return nil, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if isUnavailable(err) {
+			// The backend is down, the plugin is fine: retry with a short
+			// backoff, log the outage once, never count it.
+			p.outageTries++
+			if p.outageSince.IsZero() {
+				p.outageSince = time.Now()
+				p.log.Warn("backend unavailable: the plugin cannot be configured; retrying with backoff until it is back (not a plugin failure, not counted against the restart budget)",
+					"error", err.Error())
+			}
+			p.outageErr = err
+			p.retryAt = time.Now().Add(backoffDelay(outageBackoff, outageMaxBackoff, p.outageTries))
+			return nil, nil
+		}
+		if !started {
+			// The first start failing is a configuration problem: fail fast.
+			return nil, err
+		}
+		p.failures++
+		exhausted := p.countFailureLocked(err)
+		p.retryAt = time.Now().Add(restartDelay(b.Restart, p.failures))
+		if exhausted {
+			p.log.Error("plugin restart failed and its restart budget is exhausted; it will NOT be restarted", "error", err)
+		} else {
+			p.log.Error("plugin restart failed; will retry", "error", err)
+		}
+		return nil, nil
+	}
+	if !p.outageSince.IsZero() {
+		p.log.Info("backend available again: plugin configured", "outage", time.Since(p.outageSince).Round(time.Millisecond), "attempts", p.outageTries)
+		p.outageSince, p.outageTries, p.outageErr = time.Time{}, 0, nil
+	}
+	if p.started {
+		p.log.Info("plugin is back", "restarts", p.restarts)
+	}
+	if newIm != p.image {
+		p.image.close()
+		p.image = newIm
+	}
+	p.cur = inst
+	p.started = true
+	go p.watch(inst)
+	return inst, nil
+}
+
+// outageStart is when the current backend outage began (zero: none).
+func (p *pluginProc) outageStart() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.outageSince
+}
+
+// watch waits for inst's process to end: a death while it is the current
+// instance is a failure, restarted at once (also when no call is waiting).
+func (p *pluginProc) watch(inst *pluginInstance) {
+	select {
+	case <-inst.exited():
+	case <-p.ctx.Done():
+		return
+	}
+	p.fail(inst, errors.New("process exited"))
+}
+
+// restartSoon starts the plugin again in the background, so that a
+// plugin that died while idle is back before the next call needs it.
+func (p *pluginProc) restartSoon() {
+	if p.ctx.Err() != nil {
+		return
+	}
+	go func() { _, _ = p.get(p.ctx) }()
+}
+
+// restartDelay is the wait before a restart after n consecutive failures:
+// none for the first (after a healthy period), then backoff doubling from
+// the second.
+func restartDelay(pol RestartPolicy, n int) time.Duration {
+	if n <= 1 {
+		return 0
+	}
+	return backoffDelay(pol.Backoff, pol.MaxBackoff, n-1)
 }
 
 // healthy records that a call on inst succeeded, resetting the backoff.
@@ -243,23 +274,31 @@ func (p *pluginProc) healthy(inst *pluginInstance) {
 	p.mu.Unlock()
 }
 
-// fail retires inst after a crash, a broken connection or a timeout. Only
-// the first report for an instance counts (several shards may notice the
-// same crash). The process is killed hard: a hung plugin never answers the
-// polite quit request.
+// fail retires inst after a crash, a broken connection or a timeout, and
+// restarts it at once (or after backoff). Only the first report for an
+// instance counts (several shards, and the process watch, may notice the
+// same death). The process is killed hard: a hung plugin never answers the
+// polite quit request. A backend's "unavailable" answer is not a failure.
 func (p *pluginProc) fail(inst *pluginInstance, why error) {
+	if isUnavailable(why) {
+		return
+	}
 	p.mu.Lock()
 	if p.cur != inst || inst == nil {
 		p.mu.Unlock()
 		return
 	}
 	p.cur = nil
+	if time.Since(inst.started) >= stableAfter {
+		p.failures = 0 // it ran long enough: this is a first failure
+	}
 	p.failures++
 	exhausted := p.countFailureLocked(why)
 	if !exhausted {
 		p.restarts++
 	}
 	pol := p.block().Restart
+	p.retryAt = time.Now().Add(restartDelay(pol, p.failures))
 	p.mu.Unlock()
 	if exhausted {
 		p.log.Error("plugin failed and its restart budget is exhausted; it will NOT be restarted", "reason", why.Error(),
@@ -267,7 +306,10 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 	} else {
 		p.log.Warn("plugin failed; it will be restarted", "reason", why.Error())
 	}
-	go hardKill(inst.client)
+	go hardKill(inst)
+	if !exhausted {
+		p.restartSoon()
+	}
 }
 
 // shutdownHandler gives a handler plugin that is about to be stopped its
@@ -307,6 +349,14 @@ func (p *pluginProc) countFailureLocked(why error) (exhausted bool) {
 	return true
 }
 
+// exhausted reports whether the plugin's restart budget is spent.
+func (p *pluginProc) exhausted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var be *BudgetError
+	return errors.As(p.fatal, &be)
+}
+
 // BudgetError is the error of a plugin whose restart budget is spent. It
 // matches ErrRestartBudgetExhausted with errors.Is; Block says which
 // plugin, whose restart { on_exhausted } applies.
@@ -322,190 +372,181 @@ func (e *BudgetError) Is(target error) bool { return target == ErrRestartBudgetE
 
 // stop asks the plugin to exit and kills it if it does not within d.
 func (p *pluginProc) stop(d time.Duration) {
+	p.cancel()
 	p.mu.Lock()
 	inst := p.cur
 	p.cur = nil
+	p.stopped = true
 	if p.fatal == nil {
 		p.fatal = errors.New("plugin stopped")
 	}
+	im := p.image
+	p.image = nil
 	p.mu.Unlock()
 	if inst != nil {
-		stopClient(inst.client, d)
+		stopClient(inst, d)
 	}
+	im.close()
 }
 
-// stopClient asks the plugin to quit and kills it if it has not within d
-// (a frozen plugin never answers go-plugin's polite Kill).
-func stopClient(c *plugin.Client, d time.Duration) {
-	done := make(chan struct{})
-	go func() { c.Kill(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		hardKill(c)
+// swap replaces the running plugin with a fresh start of block b (the same
+// block after its binary changed, or a reloaded one). The new process is
+// started, verified and configured first, beside the old one; only then
+// are in-flight calls drained and the old process stopped. If the new one
+// cannot start, the old one keeps serving: nothing is stopped or restarted
+// and the restart budget is untouched. A swap that succeeds on a plugin
+// whose budget was spent revives it (revived is true).
+//
+// A checkpoint store may hold a resource only one process can have (the
+// file store's lock): when its new process cannot be configured beside the
+// old one but passes a ValidateOnly check, it is swapped in place (see
+// replaceInPlace).
+func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) (revived bool, err error) {
+	p.swapMu.Lock()
+	defer p.swapMu.Unlock()
+	p.log.Info("hot swap: starting the new plugin beside the running one", "reason", why)
+	im, err := loadVerified(b)
+	if err != nil {
+		p.log.Error("hot swap refused: the new binary did not pass its checks; the running plugin keeps serving", "reason", why, "error", err)
+		return false, err
 	}
+	inst, err := p.startImage(ctx, b, im, false)
+	if err != nil && b.Kind == KindCheckpoint && p.validates(ctx, b, im) {
+		return p.replaceInPlace(ctx, b, im, why)
+	}
+	if err != nil {
+		im.close()
+		p.log.Error("hot swap refused: the new plugin did not start; the running one keeps serving", "reason", why, "error", err)
+		return false, err
+	}
+	return p.installLocked(ctx, inst, im, b, why, false), nil
 }
 
-func hardKill(c *plugin.Client) {
-	if rc := c.ReattachConfig(); rc != nil && rc.Pid > 0 {
-		_ = syscall.Kill(rc.Pid, syscall.SIGKILL)
+// validates reports whether image im of block b starts and accepts its
+// config with ValidateOnly (nothing opened, nothing kept).
+func (p *pluginProc) validates(ctx context.Context, b *PluginBlock, im *binImage) bool {
+	inst, err := p.startImage(ctx, b, im, true)
+	if err != nil {
+		return false
 	}
-	c.Kill()
+	stopClient(inst, 3*time.Second)
+	return true
 }
 
-// start launches the plugin binary, checks it and sends it its config.
-func (p *pluginProc) start(ctx context.Context, validateOnly bool) (*pluginInstance, error) {
-	b := p.block()
-	fi, err := os.Stat(b.Path)
-	if err := checkBinary(b); err != nil {
-		return nil, err
+// replaceInPlace swaps a plugin whose new process cannot run beside the old
+// one: in-flight calls are drained, the old process stopped, the new one
+// started; if it fails, the old bytes and block are started again (not a
+// failure: the budget is untouched) and the error returned. p.swapMu must
+// be held.
+func (p *pluginProc) replaceInPlace(ctx context.Context, b *PluginBlock, im *binImage, why string) (revived bool, err error) {
+	p.log.Info("hot swap: the new plugin cannot run beside the old one; swapping in place", "reason", why)
+	p.calls.Lock()
+	p.mu.Lock()
+	old, oldIm, oldB := p.cur, p.image, p.block()
+	p.cur = nil
+	p.gen++
+	p.mu.Unlock()
+	if old != nil {
+		stopClient(old, 3*time.Second)
 	}
-	sum, _ := fileSHA256(b.Path)
-	cmd := exec.Command(b.Path)
-	cmd.Dir = p.dir
-	setParentDeathSignal(cmd)
-	cfg := &plugin.ClientConfig{
-		HandshakeConfig:  shared.Handshake,
-		VersionedPlugins: shared.HostPluginSets(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
-		Logger:           p.log,
-		Managed:          true,
-		StartTimeout:     15 * time.Second,
-		SyncStdout:       logWriter{p.log, "stdout"},
-		SyncStderr:       logWriter{p.log, "stderr"},
-	}
-	if b.SHA256 != "" {
-		sum, _ := hex.DecodeString(b.SHA256)
-		cfg.SecureConfig = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-	}
-	client, err := spawn(cfg)
-	var rpcClient plugin.ClientProtocol
+	inst, err := p.startImage(ctx, b, im, false)
 	if err == nil {
-		rpcClient, err = client.Client()
+		return p.installLocked(ctx, inst, im, b, why, true), nil
 	}
-	if err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("%w: %s: %v\nCheck that the file is a kinesis-host plugin built for %s/%s whose main calls sdk.Serve or sdk.ServeCheckpoint, and that it writes nothing to stdout before serving (run it by hand: it should say it is a plugin)",
-			ErrPluginStart, p, err, runtime.GOOS, runtime.GOARCH)
-	}
-	name := shared.HandlerPluginName
-	if b.Kind == KindCheckpoint {
-		name = shared.CheckpointPluginName
-	}
-	raw, err := rpcClient.Dispense(name)
-	if err != nil {
-		client.Kill()
-		hint := "rebuild it against this version of the sdk"
-		if strings.Contains(err.Error(), "unknown plugin") {
-			other := "checkpoint"
-			if b.Kind == KindCheckpoint {
-				other = "handler"
+	im.close()
+	p.log.Error("hot swap failed; starting the previous plugin again", "reason", why, "error", err)
+	if oldIm != nil {
+		if back, err2 := p.startImage(ctx, oldB, oldIm, false); err2 == nil {
+			p.mu.Lock()
+			if !p.stopped && p.cur == nil {
+				p.cur = back
+				p.gen++
+				go p.watch(back)
+				back = nil
 			}
-			hint = fmt.Sprintf("it is probably a %s plugin: a %s binary must call sdk.%s", other, b.Kind,
-				map[PluginKind]string{KindHandler: "Serve", KindCheckpoint: "ServeCheckpoint"}[b.Kind])
-		}
-		return nil, fmt.Errorf("%w: %s is not a %s plugin (%v); %s", ErrPluginStart, p, b.Kind, err, hint)
-	}
-	inst := &pluginInstance{client: client, raw: raw, started: time.Now(), sha256: sum}
-	if fi != nil {
-		inst.binMod, inst.binSize = fi.ModTime(), fi.Size()
-	}
-	cctx, cancel := context.WithTimeout(ctx, b.CallTimeout)
-	defer cancel()
-	req := shared.ConfigureRequest{App: p.app, Name: b.Name, Config: b.Config, ValidateOnly: validateOnly}
-	var cerr error
-	switch c := raw.(type) {
-	case *shared.HandlerClient:
-		inst.info, _ = c.Info(cctx)
-		cerr = c.Configure(cctx, req)
-	case *shared.CheckpointClient:
-		inst.info, _ = c.Info(cctx)
-		cerr = c.Configure(cctx, req)
-	}
-	if cerr != nil {
-		hardKill(client)
-		return nil, &PluginConfigError{Block: b, Err: cerr}
-	}
-	return inst, nil
-}
-
-// PluginConfigError is a plugin's rejection of its config {} block. Field
-// names the attribute at fault when the plugin said which.
-type PluginConfigError struct {
-	Block *PluginBlock
-	Err   error
-}
-
-func (e *PluginConfigError) Error() string {
-	return fmt.Sprintf("%s %q rejected its config: %v", e.Block.Kind, e.Block.Name, e.Err)
-}
-
-// Unwrap returns both ErrPluginConfig and the plugin's own error.
-func (e *PluginConfigError) Unwrap() []error { return []error{ErrPluginConfig, e.Err} }
-
-// Field is the config attribute at fault, or "".
-func (e *PluginConfigError) Field() string {
-	var we *shared.Error
-	if errors.As(e.Err, &we) {
-		return we.Field
-	}
-	return ""
-}
-
-// checkBinary verifies the plugin file before anything runs it.
-func checkBinary(b *PluginBlock) error {
-	fi, err := os.Stat(b.Path)
-	if err != nil {
-		return fmt.Errorf("%w: %s %q: %s does not exist; build it (make build) or fix plugin/path in the %s block (a %s plugin named %q must be at <plugin_dir>/kinesis-%s-%s)",
-			ErrPluginNotFound, b.Kind, b.Name, b.Path, b.Kind, b.Kind, b.Plugin, b.Kind, b.Plugin)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s %q: %s is not a regular file", ErrPluginNotExecutable, b.Kind, b.Name, b.Path)
-	}
-	if fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%w: %s %q: %s is not executable; run: chmod +x %s", ErrPluginNotExecutable, b.Kind, b.Name, b.Path, b.Path)
-	}
-	if b.SHA256 != "" {
-		sum, err := fileSHA256(b.Path)
-		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrPluginNotExecutable, b.Path, err)
-		}
-		if sum != strings.ToLower(b.SHA256) {
-			return fmt.Errorf("%w: %s %q: %s\n  expected sha256 %s (config.hcl)\n  actual   sha256 %s\nIf you rebuilt or upgraded the plugin on purpose, update sha256 in the %s block; otherwise do not run this file",
-				ErrChecksumMismatch, b.Kind, b.Name, b.Path, strings.ToLower(b.SHA256), sum, b.Kind)
+			p.mu.Unlock()
+			if back != nil {
+				stopClient(back, 3*time.Second)
+			}
 		}
 	}
-	return nil
+	p.calls.Unlock()
+	p.restartSoon() // if going back failed, the usual restart path takes over
+	return false, err
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+// install makes a prepared instance (started and configured from block b
+// and image im) the current one; see swap.
+func (p *pluginProc) install(ctx context.Context, inst *pluginInstance, im *binImage, b *PluginBlock, why string) (revived bool) {
+	p.swapMu.Lock()
+	defer p.swapMu.Unlock()
+	return p.installLocked(ctx, inst, im, b, why, false)
 }
 
-// logWriter sends raw plugin output (anything not written through its
-// logger) into the host log under the plugin's name.
-type logWriter struct {
-	log    hclog.Logger
-	stream string
+// installLocked is install with p.swapMu held (and p.calls write-locked
+// when callsHeld).
+func (p *pluginProc) installLocked(ctx context.Context, inst *pluginInstance, im *binImage, b *PluginBlock, why string, callsHeld bool) (revived bool) {
+	if !callsHeld {
+		p.calls.Lock() // waits for in-flight calls on the old instance
+	}
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		p.calls.Unlock()
+		stopClient(inst, 3*time.Second)
+		im.close()
+		return false
+	}
+	old, oldIm := p.cur, p.image
+	var be *BudgetError
+	revived = errors.As(p.fatal, &be)
+	p.cur, p.image, p.fatal = inst, im, nil
+	p.blk.Store(b)
+	p.gen++
+	p.started = true
+	p.failures, p.crashes, p.retryAt, p.refused = 0, nil, time.Time{}, [2]int64{}
+	p.outageSince, p.outageTries, p.outageErr = time.Time{}, 0, nil
+	p.mu.Unlock()
+	p.calls.Unlock()
+	go p.watch(inst)
+	if old != nil {
+		p.shutdownHandler(ctx, old)
+		stopClient(old, 3*time.Second)
+	}
+	if oldIm != im {
+		oldIm.close()
+	}
+	if revived {
+		p.log.Info("hot swap done: the plugin whose restart budget was spent is serving again", "reason", why, "sha256", inst.sha256)
+	} else {
+		p.log.Info("hot swap done: in-flight calls finished, old plugin stopped", "reason", why, "sha256", inst.sha256)
+	}
+	return revived
 }
 
-func (w logWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if line != "" {
-			w.log.Info(line, "stream", w.stream)
-		}
+// binaryChanged reports whether the file at the block's path differs
+// (modification time or size) from the one the plugin's image was read
+// from. With polling set, a binary a swap already refused does not count.
+func (p *pluginProc) binaryChanged(polling bool) bool {
+	p.mu.Lock()
+	im, refused, stopped := p.image, p.refused, p.stopped
+	p.mu.Unlock()
+	if im == nil || stopped {
+		return false
 	}
-	return len(b), nil
+	id := binaryID(p.block().Path)
+	if id == ([2]int64{}) || id == im.id {
+		return false
+	}
+	return !polling || id != refused
+}
+
+// refuse remembers that the binary at id failed a hot swap, so polling
+// does not try it again and again (a SIGHUP does).
+func (p *pluginProc) refuse(id [2]int64) {
+	p.mu.Lock()
+	p.refused = id
+	p.mu.Unlock()
 }
 
 // backoffDelay is base·2^(n−1), capped, with ±20 % jitter.
@@ -535,13 +576,4 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// binaryID is (modification time, size) of a file, zero when unreadable.
-func binaryID(path string) [2]int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return [2]int64{}
-	}
-	return [2]int64{fi.ModTime().UnixNano(), fi.Size()}
 }

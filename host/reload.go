@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
+	"strings"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -59,13 +61,81 @@ func (h *Host) streamEnded(ex streamExit) {
 	switch {
 	case err == nil:
 	case continueAfter(err):
-		h.log.Error("stream stopped: its handler plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\"); the host will exit non-zero when it stops",
+		h.log.Error("stream stopped: its plugin exhausted its restart budget; other streams keep running (on_exhausted = \"continue\"); a SIGHUP or a fixed plugin binary starts it again, otherwise the host exits non-zero when it stops",
 			"stream", ex.h.cfg.Name, "error", err)
 		h.mu.Lock()
-		h.degraded = errors.Join(h.degraded, fmt.Errorf("stream %s stopped: %w", ex.h.cfg.Name, err))
+		if h.degraded == nil {
+			h.degraded = map[string]error{}
+		}
+		h.degraded[ex.h.cfg.Name] = fmt.Errorf("stream %s stopped: %w", ex.h.cfg.Name, err)
 		h.mu.Unlock()
 	default:
 		h.requestStop(err)
+	}
+}
+
+// degradedErr joins the errors of the streams stopped under on_exhausted =
+// "continue" that were not started again.
+func (h *Host) degradedErr() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.degraded))
+	for n := range h.degraded {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs error
+	for _, n := range names {
+		errs = errors.Join(errs, h.degraded[n])
+	}
+	return errs
+}
+
+// restartDegraded starts again the streams stopped under on_exhausted =
+// "continue" whose plugins serve again (a hot swap of a fixed binary
+// revived them). It runs in the loop goroutine.
+func (h *Host) restartDegraded() {
+	streams := map[string]*StreamConfig{}
+	for _, s := range h.conf().Streams {
+		streams[s.Name] = s
+	}
+	h.mu.Lock()
+	var ready []*StreamConfig
+	for name := range h.degraded {
+		s := streams[name]
+		if s == nil {
+			delete(h.degraded, name)
+			continue
+		}
+		hp, cp := h.handlers[s.Handler], h.stores[s.Checkpoint]
+		if _, running := h.running[name]; running || hp == nil || cp == nil || hp.exhausted() || cp.exhausted() {
+			continue
+		}
+		delete(h.degraded, name)
+		ready = append(ready, s)
+	}
+	h.mu.Unlock()
+	sort.Slice(ready, func(i, j int) bool { return ready[i].Name < ready[j].Name })
+	for _, s := range ready {
+		h.log.Info("starting again a stream stopped by a spent restart budget: its plugins serve again", "stream", s.Name)
+		h.startStream(s)
+	}
+}
+
+// waitingForRevival reports whether streams are stopped under on_exhausted
+// = "continue": the host stays up for a SIGHUP or a fixed binary.
+func (h *Host) waitingForRevival() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.degraded) > 0
+}
+
+// notifyRevived tells the loop that a plugin whose budget was spent serves
+// again.
+func (h *Host) notifyRevived() {
+	select {
+	case h.revived <- struct{}{}:
+	default:
 	}
 }
 
@@ -76,23 +146,34 @@ func continueAfter(err error) bool {
 	return errors.As(err, &be) && be.Block.Restart.OnExhausted == OnExhaustedContinue
 }
 
-// loop runs until every stream has ended (after Drain, or on their own). It
-// owns h.running and applies reloads and hot swaps.
+// loop runs until every stream has ended (after Drain, or on their own),
+// or, while streams are stopped under on_exhausted = "continue", until
+// Drain. It owns h.running and applies reloads and hot swaps.
 func (h *Host) loop() {
 	tick := time.NewTicker(binaryPollInterval)
 	defer tick.Stop()
 	drain := h.drainCh
 	seen := map[*pluginProc][2]int64{} // last (mtime, size) seen changed, for settling
-	for len(h.running) > 0 {
+	waiting := false
+	for len(h.running) > 0 || (drain != nil && h.waitingForRevival()) {
+		if len(h.running) == 0 && !waiting {
+			waiting = true
+			h.log.Error("no stream is running: every one was stopped by a spent restart budget (on_exhausted = \"continue\"); waiting for a fixed plugin binary or a SIGHUP")
+		}
 		select {
 		case ex := <-h.exits:
 			h.streamEnded(ex)
 		case req := <-h.reloadCh:
 			req.done <- h.applyReload(req.cfg)
+		case <-h.revived:
+			h.restartDegraded()
 		case <-tick.C:
 			h.swapChangedBinaries(seen)
 		case <-drain:
 			drain = nil // fetch is cancelled: every runner is ending
+		}
+		if len(h.running) > 0 {
+			waiting = false
 		}
 	}
 }
@@ -121,15 +202,12 @@ func (h *Host) Reload(ctx context.Context, cfg *Config) error {
 }
 
 // SwapChangedBinaries hot-swaps every plugin whose binary was replaced,
-// without waiting for the periodic check (SIGHUP does this).
+// without waiting for the periodic check (SIGHUP does this; it also tries
+// again a binary a swap refused).
 func (h *Host) SwapChangedBinaries() {
-	h.swapAll(func(p *pluginProc) bool { return p.binaryChanged() }, "binary replaced")
-}
-
-func (h *Host) swapAll(pred func(*pluginProc) bool, why string) {
 	for _, p := range h.sortedProcs() {
-		if pred(p) {
-			h.swapAsync(p, p.block(), why)
+		if p.binaryChanged(false) {
+			h.swapAsync(p, p.block(), "binary replaced")
 		}
 	}
 }
@@ -138,7 +216,7 @@ func (h *Host) swapAll(pred func(*pluginProc) bool, why string) {
 // same for one poll (so a binary still being written is not started).
 func (h *Host) swapChangedBinaries(seen map[*pluginProc][2]int64) {
 	for _, p := range h.sortedProcs() {
-		if !p.binaryChanged() {
+		if !p.binaryChanged(true) {
 			delete(seen, p)
 			continue
 		}
@@ -152,17 +230,133 @@ func (h *Host) swapChangedBinaries(seen map[*pluginProc][2]int64) {
 	}
 }
 
-// swapAsync swaps p in the background, one swap per plugin at a time.
+// swapAsync swaps p in the background, one swap per plugin at a time. A
+// binary the swap refuses is not tried again by polling; a swap that
+// revives a plugin whose budget was spent starts its streams again.
 func (h *Host) swapAsync(p *pluginProc, b *PluginBlock, why string) {
 	if _, busy := h.swapping.LoadOrStore(p, struct{}{}); busy {
 		return
 	}
+	id := binaryID(b.Path)
 	go func() {
 		defer h.swapping.Delete(p)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		_ = p.swap(ctx, b, why)
+		revived, err := p.swap(ctx, b, why)
+		if err != nil {
+			p.refuse(id)
+			return
+		}
+		if revived {
+			h.notifyRevived()
+		}
 	}()
+}
+
+// preparedPlugin is a new or changed plugin block of a reload, started and
+// configured before the reload commits.
+type preparedPlugin struct {
+	name string
+	b    *PluginBlock
+	p    *pluginProc // the running supervisor, or a new one
+	old  bool        // p was running before the reload
+	inst *pluginInstance
+	im   *binImage
+	// inPlace: a checkpoint store that cannot run beside its old process
+	// (a file lock) but passed ValidateOnly: swapped in place at commit.
+	inPlace bool
+}
+
+// ReloadError is a reload that was refused: Diags point at the blocks at
+// fault. The running configuration carries on unchanged.
+type ReloadError struct {
+	Diags hcl.Diagnostics
+}
+
+func (e *ReloadError) Error() string {
+	var b strings.Builder
+	b.WriteString("reload refused; the running configuration carries on:")
+	for _, d := range e.Diags {
+		b.WriteString("\n  ")
+		if d.Subject != nil {
+			fmt.Fprintf(&b, "%s:%d: ", d.Subject.Filename, d.Subject.Start.Line)
+		}
+		b.WriteString(d.Summary)
+		if d.Detail != "" {
+			b.WriteString(": " + d.Detail)
+		}
+	}
+	return b.String()
+}
+
+// preparePlugins starts and configures every plugin block of next that is
+// new, changed, or whose restart budget is spent, beside the running
+// plugins. On any failure it stops what it started and returns the
+// diagnostics.
+func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlugin, error) {
+	h.mu.Lock()
+	handlers, stores := h.handlers, h.stores
+	h.mu.Unlock()
+	var todo []preparedPlugin
+	add := func(prefix string, blocks map[string]*PluginBlock, running map[string]*pluginProc) {
+		names := make([]string, 0, len(blocks))
+		for n := range blocks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			b := blocks[n]
+			if !used[prefix+n] {
+				continue
+			}
+			if p, ok := running[n]; ok {
+				if samePlugin(p.block(), b) && !p.exhausted() {
+					continue
+				}
+				todo = append(todo, preparedPlugin{name: n, b: b, p: p, old: true})
+				continue
+			}
+			todo = append(todo, preparedPlugin{name: n, b: b, p: newPluginProc(b, next.App, next.Dir, h.log)})
+		}
+	}
+	add("c/", next.Checkpoints, stores)
+	add("h/", next.Handlers, handlers)
+	var diags hcl.Diagnostics
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := range todo {
+		t := &todo[i]
+		h.log.Info("reload: starting the new plugin beside the running configuration", "plugin", t.b.Kind, "name", t.name)
+		im, err := loadVerified(t.b)
+		if err != nil {
+			diags = append(diags, pluginDiag(t.b, err))
+			continue
+		}
+		inst, err := t.p.startImage(ctx, t.b, im, false)
+		if err != nil && t.old && t.b.Kind == KindCheckpoint && t.p.validates(ctx, t.b, im) {
+			t.im, t.inPlace = im, true
+			continue
+		}
+		if err != nil {
+			im.close()
+			diags = append(diags, pluginDiag(t.b, err))
+			continue
+		}
+		t.inst, t.im = inst, im
+	}
+	if len(diags) == 0 {
+		return todo, nil
+	}
+	for _, t := range todo {
+		if t.inst != nil {
+			stopClient(t.inst, 3*time.Second)
+		}
+		t.im.close()
+		if !t.old {
+			t.p.cancel()
+		}
+	}
+	return nil, &ReloadError{Diags: diags}
 }
 
 // applyReload runs in the loop goroutine.
@@ -173,6 +367,18 @@ func (h *Host) applyReload(next *Config) error {
 	}
 	if !reflect.DeepEqual(stripKinesis(cur.Kinesis), stripKinesis(next.Kinesis)) {
 		return errors.New("reload refused: the kinesis {} block changed; restart the host to change how Kinesis is reached")
+	}
+	used := map[string]bool{}
+	for _, s := range next.Streams {
+		used["h/"+s.Handler] = true
+		used["c/"+s.Checkpoint] = true
+	}
+	// 0. Start and configure new and changed plugins first: a block that
+	// cannot start refuses the whole reload, and nothing changes.
+	prepared, err := h.preparePlugins(next, used)
+	if err != nil {
+		h.log.Error("reload refused: a new or changed plugin did not start; the running configuration carries on", "error", err)
+		return err
 	}
 	if lvl := hclog.LevelFromString(next.LogLevel); lvl != hclog.NoLevel {
 		h.log.SetLevel(lvl)
@@ -200,57 +406,45 @@ func (h *Host) applyReload(next *Config) error {
 		}
 	}
 
-	// 2. Plugins: swap changed blocks, add new ones, retire unused ones.
-	used := map[string]bool{}
-	for _, s := range next.Streams {
-		used["h/"+s.Handler] = true
-		used["c/"+s.Checkpoint] = true
-	}
+	// 2. Plugins: install the prepared ones, retire unused ones.
 	var errs error
-	h.mu.Lock()
-	handlers, checkpoints := h.handlers, h.checkpoints
-	h.mu.Unlock()
-	for name, b := range next.Handlers {
-		if !used["h/"+name] {
-			continue
-		}
-		if p, ok := handlers[name]; ok {
-			if !samePlugin(p.block(), b) {
-				if err := p.swap(context.Background(), b, "config reloaded"); err != nil {
-					errs = errors.Join(errs, err)
+	for _, t := range prepared {
+		if t.old {
+			if t.b.Kind == KindCheckpoint {
+				h.mu.Lock()
+				c := h.checkpoints[t.name]
+				h.mu.Unlock()
+				if c != nil {
+					fctx, cancel := context.WithTimeout(h.writers, 30*time.Second)
+					if err := c.Flush(fctx); err != nil {
+						h.log.Warn("reload: checkpoints not flushed before the swap (they stay pending)", "checkpoint", t.name, "error", err)
+					}
+					cancel()
 				}
 			}
-			continue
-		}
-		p := newPluginProc(b, next.App, next.Dir, h.log)
-		h.mu.Lock()
-		h.handlers[name] = p
-		h.mu.Unlock()
-	}
-	for name, b := range next.Checkpoints {
-		if !used["c/"+name] {
-			continue
-		}
-		if c, ok := checkpoints[name]; ok {
-			if !samePlugin(c.proc.block(), b) {
-				fctx, cancel := context.WithTimeout(h.writers, 30*time.Second)
-				err := c.Flush(fctx)
-				cancel()
+			if t.inPlace {
+				t.p.swapMu.Lock()
+				_, err := t.p.replaceInPlace(context.Background(), t.b, t.im, "config reloaded")
+				t.p.swapMu.Unlock()
 				if err != nil {
-					h.log.Warn("reload: checkpoints not flushed before the swap (they stay pending)", "checkpoint", name, "error", err)
+					errs = errors.Join(errs, fmt.Errorf("%s %q: the new block did not start; the previous one serves again: %w", t.b.Kind, t.name, err))
 				}
-				if err := c.proc.swap(context.Background(), b, "config reloaded"); err != nil {
-					errs = errors.Join(errs, err)
-				}
+				continue
 			}
+			t.p.install(context.Background(), t.inst, t.im, t.b, "config reloaded")
 			continue
 		}
-		p := newPluginProc(b, next.App, next.Dir, h.log)
-		c := newCheckpointer(p, h.log.Named("checkpoint."+name))
+		t.p.install(context.Background(), t.inst, t.im, t.b, "new in the reloaded config")
 		h.mu.Lock()
-		h.stores[name], h.checkpoints[name] = p, c
-		h.mu.Unlock()
-		h.startWriter(c)
+		if t.b.Kind == KindCheckpoint {
+			c := newCheckpointer(t.p, h.log.Named("checkpoint."+t.name))
+			h.stores[t.name], h.checkpoints[t.name] = t.p, c
+			h.mu.Unlock()
+			h.startWriter(c)
+		} else {
+			h.handlers[t.name] = t.p
+			h.mu.Unlock()
+		}
 	}
 	h.retireUnused(used)
 	h.cfgp.Store(next)
@@ -258,9 +452,13 @@ func (h *Host) applyReload(next *Config) error {
 		errs = errors.Join(errs, err)
 	}
 
-	// 3. Start streams that are new or were stopped.
+	// 3. Start streams that are new or were stopped (also those a spent
+	// restart budget stopped: their plugins were started again above).
 	for _, s := range next.Streams {
 		if _, ok := h.running[s.Name]; !ok {
+			h.mu.Lock()
+			delete(h.degraded, s.Name)
+			h.mu.Unlock()
 			h.log.Info("reload: starting stream", "stream", s.Name)
 			h.startStream(s)
 		}

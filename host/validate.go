@@ -73,12 +73,15 @@ func Validate(ctx context.Context, cfg *Config, log hclog.Logger) (hcl.Diagnosti
 		rep.SHA256, _ = fileSHA256(b.Path)
 		p := newPluginProc(b, cfg.App, cfg.Dir, log)
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		inst, err := p.start(cctx, true)
+		inst, im, err := p.launch(cctx, b, nil, true)
 		cancel()
+		p.cancel()
 		if err == nil {
+			rep.SHA256 = im.sum
 			rep.Protocol = inst.client.NegotiatedVersion()
 			rep.SDKVersion = inst.info.SDKVersion
-			stopClient(inst.client, 3*time.Second)
+			stopClient(inst, 3*time.Second)
+			im.close()
 		}
 		rep.Err = err
 		reports = append(reports, rep)
@@ -92,6 +95,15 @@ func Validate(ctx context.Context, cfg *Config, log hclog.Logger) (hcl.Diagnosti
 func pluginDiag(b *PluginBlock, err error) *hcl.Diagnostic {
 	var ce *PluginConfigError
 	if errors.As(err, &ce) {
+		if isUnavailable(ce.Err) {
+			rng := b.DefRange
+			return &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("%s plugin's backend is unreachable", b.Kind),
+				Detail:   ce.Error() + "\nStart the backend or fix its address in the config {} block; `run` waits for it, `validate` reports it.",
+				Subject:  &rng,
+			}
+		}
 		return b.DiagForField(ce.Field(), fmt.Sprintf("Invalid %s plugin config", b.Kind), ce.Err.Error())
 	}
 	rng := b.PluginRange
