@@ -43,34 +43,108 @@ type deadLetterSink interface {
 	Close() error
 }
 
-// fileSink appends JSON lines and fsyncs each one.
+// fileSink appends JSON lines and fsyncs each one. Every successful Put
+// has written one whole line ending in '\n' and fsync'd it, so bytes after
+// the file's last '\n' can only be a write that never succeeded (a crash
+// mid-write): its record was not acknowledged and is delivered again.
 type fileSink struct {
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	// needNL: the file does not end with '\n' (a line cut short by a crash,
+	// or a failed write that could not be undone); the next Put starts with
+	// '\n' so the cut line stays on its own and the new one is whole.
+	needNL bool
 }
 
+// openFileSink opens (or creates) the dead-letter file at path. The file
+// holds record data: it is created 0600 (its folder 0700), never opened
+// through a symbolic link (someone who can write to the folder could point
+// one at another file), and an existing file must be a regular file owned
+// by this user that no one else can read or write. A new file's folder is
+// fsync'd so the file itself survives a crash.
 func openFileSink(path string) (*fileSink, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	dir := filepath.Dir(path)
+	missing := missingDirs(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dead_letter file %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	for _, d := range missing {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return nil, fmt.Errorf("dead_letter file %s: fsync folder %s: %w", path, filepath.Dir(d), err)
+		}
+	}
+	f, created, err := openPrivateAppend(path)
 	if err != nil {
+		return nil, err
+	}
+	s := &fileSink{path: path, f: f}
+	if created {
+		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dead_letter file %s: fsync folder %s: %w", path, dir, err)
+		}
+		return s, nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("dead_letter file %s: %w", path, err)
 	}
-	return &fileSink{f: f}, nil
+	if fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("dead_letter file %s: reading its last line: %w", path, err)
+		}
+		s.needNL = last[0] != '\n'
+	}
+	return s, nil
 }
 
+// missingDirs lists dir and those of its parents that do not exist yet,
+// deepest last.
+func missingDirs(dir string) []string {
+	var out []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || filepath.Dir(d) == d {
+			break
+		}
+		out = append([]string{d}, out...)
+	}
+	return out
+}
+
+// Put appends d as one line and fsyncs it. A write or fsync that fails is
+// undone (the file is cut back to where it was) so a retry never leaves
+// half a line glued to the next one.
 func (s *fileSink) Put(ctx context.Context, d *DeadLetter) error {
 	line, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
+	line = append(line, '\n')
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.f.Write(append(line, '\n')); err != nil {
-		return err
+	if s.needNL {
+		line = append([]byte{'\n'}, line...)
 	}
-	return s.f.Sync()
+	fi, err := s.f.Stat()
+	if err != nil {
+		return fmt.Errorf("dead_letter file %s: %w", s.path, err)
+	}
+	_, err = s.f.Write(line)
+	if err == nil {
+		err = s.f.Sync()
+	}
+	if err != nil {
+		if terr := s.f.Truncate(fi.Size()); terr != nil {
+			s.needNL = true
+		}
+		return fmt.Errorf("dead_letter file %s: %w", s.path, err)
+	}
+	s.needNL = false
+	return nil
 }
 
 func (s *fileSink) Close() error { return s.f.Close() }

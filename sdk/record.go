@@ -76,6 +76,14 @@ func AckAll(b *Batch) BatchResult {
 
 // Handler processes batches. Implement it directly to see whole batches;
 // most authors use HandlerFunc.
+//
+// A panic in HandleBatch does not crash the plugin: the sdk recovers it and
+// answers with an error (code handler) for the whole batch, nothing
+// acknowledged, so the host applies the handler's failure policy to the
+// batch's first record (it cannot know which record was at fault). With
+// on_failure = "skip" or "dead_letter" that may be a good record: to fail
+// only the record at fault, use EachRecord (which recovers per record) or
+// recover yourself and return BatchResult{Acked: k, Error: err}.
 type Handler interface {
 	HandleBatch(ctx context.Context, b *Batch) BatchResult
 }
@@ -130,13 +138,21 @@ func (f HandlerFunc) HandleBatch(ctx context.Context, b *Batch) BatchResult {
 // EachRecord runs fn over the batch in order and turns the statuses into a
 // BatchResult. It stops early when ctx ends; the records not reached are
 // delivered again.
+//
+// A panic in fn is the error of the record it panicked on: the records
+// before it stay acknowledged, and the panic comes back as that record's
+// error (code handler: errors.Is(err, ErrHandler)) whose message has the
+// panic value and the line that panicked; the whole stack goes to Logger.
+// The plugin process keeps serving other shards. (A panic in a goroutine
+// that fn starts cannot be recovered: it crashes the plugin, which the host
+// restarts before delivering the unacknowledged records again.)
 func EachRecord(ctx context.Context, b *Batch, fn func(ctx context.Context, r *Record) ScanStatus) BatchResult {
 	var res BatchResult
 	for i := range b.Records {
 		if ctx.Err() != nil {
 			return res
 		}
-		st := fn(ctx, &b.Records[i])
+		st := callRecord(ctx, &b.Records[i], fn)
 		if st.Error != nil {
 			res.Error = st.Error
 			return res

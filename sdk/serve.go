@@ -122,10 +122,29 @@ func (a *handlerServer) Configure(ctx context.Context, req *shared.ConfigureRequ
 	return configure(ctx, a.h, req)
 }
 
-func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchRequest) *shared.BatchResponse {
+func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchRequest) (resp *shared.BatchResponse) {
 	b := batchFromWire(req)
+	defer func() {
+		if v := recover(); v != nil {
+			resp = &shared.BatchResponse{Err: batchPanicError(req, v)}
+		}
+	}()
 	res := a.h.HandleBatch(ctx, b)
 	return resultToWire(res, len(b.Records))
+}
+
+// batchPanicError is the answer to a batch whose Handler panicked outside
+// EachRecord. The plugin keeps serving (other shards' calls are unharmed)
+// and nothing of the batch is acknowledged. The handler did not say which
+// record failed, so the failure belongs to the batch's first record, as
+// with any error returned with Acked = 0; the message says so.
+func batchPanicError(req *shared.BatchRequest, v any) *shared.Error {
+	first := "none"
+	if len(req.Records) > 0 {
+		first = req.Records[0].SequenceNumber
+	}
+	return panicError(fmt.Sprintf("HandleBatch panicked on a batch of %d record(s) of shard %s starting at %s (a batch panic cannot say which record failed; use sdk.EachRecord to fail only the record at fault)",
+		len(req.Records), req.ShardID, first), v)
 }
 
 func (a *handlerServer) Lifecycle(ctx context.Context, req *shared.LifecycleRequest) *shared.Error {

@@ -90,21 +90,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(cfg.LogLevel, stderr)
 	if cmd == "replay" {
-		rep, err := host.Replay(context.Background(), cfg, *from, log.Named("replay"))
-		if err != nil {
-			log.Error("replay failed", "error", err)
-			return 1
-		}
-		for _, f := range rep.Failures {
-			fmt.Fprintln(stdout, "FAILED", f)
-		}
-		fmt.Fprintf(stdout, "replayed %d dead letter(s): %d handled, %d failed\n", rep.Total, rep.Handled, rep.Failed)
-		if rep.Failed > 0 {
-			return 1
-		}
-		return 0
+		return replay(cfg, *from, log, stdout)
 	}
 	return runHost(*path, cfg, files, log, stderr)
+}
+
+// replay runs `replay`. SIGINT or SIGTERM stop it between batches (also
+// during a backoff) and what was done so far is reported; exit 1 unless
+// every dead letter was handled.
+func replay(cfg *host.Config, from string, log hclog.Logger, stdout io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := host.Replay(ctx, cfg, from, log.Named("replay"))
+	for _, f := range rep.Failures {
+		fmt.Fprintln(stdout, "FAILED", f)
+	}
+	if rep.CutShortLine > 0 {
+		fmt.Fprintf(stdout, "line %d of %s was cut short (the host stopped while writing it) and was not replayed; its record was delivered again by the host\n", rep.CutShortLine, from)
+	}
+	if err != nil {
+		log.Error("replay failed", "error", err)
+		if rep.Total > 0 {
+			fmt.Fprintf(stdout, "replay stopped after %d of %d dead letter(s): %d handled, %d failed\n", rep.Handled+rep.Failed, rep.Total, rep.Handled, rep.Failed)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "replayed %d dead letter(s): %d handled, %d failed\n", rep.Total, rep.Handled, rep.Failed)
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
 }
 
 // newLogger returns the host logger. Libraries that write to the standard
