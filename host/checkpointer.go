@@ -164,7 +164,9 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 		if ctx.Err() != nil {
 			return cp, false, ctx.Err()
 		}
-		if errors.Is(err, ErrRestartBudgetExhausted) || errors.Is(err, ErrPluginConfig) {
+		// A rejected config is final; a Configure that failed only because
+		// the backend is unreachable (CodeUnavailable) is retried.
+		if errors.Is(err, ErrRestartBudgetExhausted) || (errors.Is(err, ErrPluginConfig) && !errors.Is(err, sdk.ErrUnavailable)) {
 			return cp, false, err
 		}
 		d := c.backoff(attempt)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,45 +140,53 @@ func bdCount(log string, parts ...string) int {
 	return n
 }
 
-// TestRedisBlackHole: Redis (the shared server, behind our own proxy)
-// black-holes for 5 minutes.
-func TestRedisBlackHole(t *testing.T) {
+// TestBackendBlackHole black-holes Redis, PostgreSQL and DynamoDB for 5
+// minutes each (see bdBlackHole). The three run at the same time: their
+// subtests are started from goroutines (t.Run may be called concurrently),
+// so go test's -parallel limit (GOMAXPROCS, 2 on a small CI machine) does
+// not serialize them and the whole test takes about one outage.
+func TestBackendBlackHole(t *testing.T) {
 	t.Parallel()
-	addr := testenv.RedisAddr()
-	proxy := storetest.NewStallProxy(t, addr)
-	prefix := bkRedisPrefix(t, addr)
-	bdBlackHole(t, "redis",
-		map[string]any{"address": proxy.Addr, "key_prefix": prefix},
-		bkOpenStore(t, "redis", map[string]any{"address": addr, "key_prefix": prefix}), proxy)
-}
-
-// TestPostgresBlackHole: PostgreSQL (the shared server, behind our own
-// proxy) black-holes for 5 minutes.
-func TestPostgresBlackHole(t *testing.T) {
-	t.Parallel()
-	proxy := storetest.NewStallProxy(t, bkPGServer(t))
-	table := bkPGTable(t)
-	st := bkOpenStore(t, "postgres", map[string]any{"connection": testenv.PostgresDSN(), "table": table, "create_table": true})
-	bdBlackHole(t, "postgres",
-		map[string]any{"connection": bkPGDSNVia(t, proxy.Addr), "table": table, "create_table": true}, st, proxy)
-}
-
-// TestDynamoDBBlackHole: a dynalite of our own, behind our own proxy,
-// black-holes for 5 minutes.
-func TestDynamoDBBlackHole(t *testing.T) {
-	t.Parallel()
-	ep := testenv.StartDynalite(t)
-	u, err := url.Parse(ep)
-	if err != nil {
-		t.Fatal(err)
+	runs := map[string]func(t *testing.T){
+		// Redis: the shared server, behind our own proxy.
+		"redis": func(t *testing.T) {
+			addr := testenv.RedisAddr()
+			proxy := storetest.NewStallProxy(t, addr)
+			prefix := bkRedisPrefix(t, addr)
+			bdBlackHole(t, "redis",
+				map[string]any{"address": proxy.Addr, "key_prefix": prefix},
+				bkOpenStore(t, "redis", map[string]any{"address": addr, "key_prefix": prefix}), proxy)
+		},
+		// PostgreSQL: the shared server, behind our own proxy.
+		"postgres": func(t *testing.T) {
+			proxy := storetest.NewStallProxy(t, bkPGServer(t))
+			table := bkPGTable(t)
+			st := bkOpenStore(t, "postgres", map[string]any{"connection": testenv.PostgresDSN(), "table": table, "create_table": true})
+			bdBlackHole(t, "postgres",
+				map[string]any{"connection": bkPGDSNVia(t, proxy.Addr), "table": table, "create_table": true}, st, proxy)
+		},
+		// DynamoDB: a dynalite of our own, behind our own proxy.
+		"dynamodb": func(t *testing.T) {
+			ep := testenv.StartDynalite(t)
+			u, err := url.Parse(ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := storetest.NewStallProxy(t, u.Host)
+			settings := func(endpoint string) map[string]any {
+				return map[string]any{"table": "bd_e2e", "region": "us-east-1", "endpoint": endpoint,
+					"create_table": true, "access_key_id": "e2e", "secret_access_key": "e2e-secret"}
+			}
+			st := bkOpenStore(t, "dynamodb", settings(ep)) // creates the table
+			bdBlackHole(t, "dynamodb", settings("http://"+proxy.Addr), st, proxy)
+		},
 	}
-	proxy := storetest.NewStallProxy(t, u.Host)
-	settings := func(endpoint string) map[string]any {
-		return map[string]any{"table": "bd_e2e", "region": "us-east-1", "endpoint": endpoint,
-			"create_table": true, "access_key_id": "e2e", "secret_access_key": "e2e-secret"}
+	var wg sync.WaitGroup
+	for name, run := range runs {
+		wg.Add(1)
+		go func() { defer wg.Done(); t.Run(name, run) }()
 	}
-	st := bkOpenStore(t, "dynamodb", settings(ep)) // creates the table
-	bdBlackHole(t, "dynamodb", settings("http://"+proxy.Addr), st, proxy)
+	wg.Wait()
 }
 
 // bdPoisoned runs the host with 4 shards while records flow; once every
