@@ -298,7 +298,13 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 	}
 	// Unreachable or stalled: not a configuration problem by itself; the
 	// host retries Configure with backoff.
-	return sdk.Unavailable(fmt.Errorf("cannot reach Redis at %s within %s: %s; if this persists, %s", st.Address, dial, msg, hint))
+	return unavailableAt("address", fmt.Errorf("cannot reach Redis at %s within %s: %s; if this persists, %s", st.Address, dial, msg, hint))
+}
+
+// unavailableAt is a retryable failure that names the setting to check if
+// it persists (validate points at its line).
+func unavailableAt(field string, err error) error {
+	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
 }
 
 // isServerError reports an error reply from the server (as opposed to a
