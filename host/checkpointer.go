@@ -24,8 +24,8 @@ import (
 //
 // Failures are handled at two levels. When the whole store is unavailable
 // (the RPC fails, or every write in it answers CodeUnavailable) the writer
-// backs off (capped at 5 s) and logs the outage once when it starts and
-// once when it ends. When only some keys fail (a corrupt item, a Redis key
+// backs off (capped at 4 s, so writes resume within 5 s of recovery) and
+// logs the outage once when it starts and once when it ends. When only some keys fail (a corrupt item, a Redis key
 // of the wrong type) those keys back off on their own while every other
 // key keeps being written. A write the store rejects with CodeConflict
 // (another owner holds the shard's lease) is never counted as written:
@@ -411,7 +411,7 @@ func (c *checkpointer) record(updates []shared.CheckpointUpdate, versions []uint
 		c.failedWrites += int64(len(updates))
 		if c.outageSince.IsZero() {
 			c.outageSince, c.outageLog = now, now
-			c.log.Warn("checkpoint store unavailable; checkpoint write failed; retrying with backoff (at most 5s apart) until it answers; positions are kept, never dropped",
+			c.log.Warn("checkpoint store unavailable; checkpoint write failed; retrying with backoff (at most 4s apart) until it answers; positions are kept, never dropped",
 				"pending", len(updates), "error", err)
 		} else if now.Sub(c.outageLog) >= outageRemindEvery {
 			c.outageLog = now
@@ -486,8 +486,8 @@ func (c *checkpointer) failureStats() (int64, int64) {
 }
 
 // checkpointBackoff is the retry policy for checkpoint reads and writes:
-// 200 ms doubling to 5 s, with jitter (never past 5 s), so a backend that comes back is
-// used again within a few seconds.
+// 200 ms doubling to 4 s, with jitter (never past 4 s), so a backend that
+// comes back is written to again within 5 s (the wait plus one write).
 func checkpointBackoff(attempt int) time.Duration {
-	return min(backoffDelay(200*time.Millisecond, 5*time.Second, attempt), 5*time.Second)
+	return min(backoffDelay(200*time.Millisecond, 4*time.Second, attempt), 4*time.Second)
 }

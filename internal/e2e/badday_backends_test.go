@@ -41,7 +41,7 @@ func bdOutageFor(t testing.TB) time.Duration {
 }
 
 // bdRecoverWithin is the bound on "writes again after the backend
-// answers": the writer retries at most 5 s apart (checkpointBackoff), plus
+// answers": the writer retries at most 4 s apart (checkpointBackoff), plus
 // slack for one write on a busy machine.
 const bdRecoverWithin = 8 * time.Second
 
