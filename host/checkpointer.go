@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,59 +18,145 @@ import (
 // checkpointer owns the writes to one checkpoint plugin. Shard workers hand
 // it positions with Set, which never blocks; a single writer goroutine
 // coalesces them per shard (the latest position wins) and writes every
-// pending shard in one RPC, retrying with backoff until it succeeds. A
-// position is never dropped and never moves backwards: regressions are
-// discarded here, and the store's conditional write guards against other
-// writers.
+// due shard in one RPC. A position is never dropped and never moves
+// backwards: regressions are discarded here, and the store's conditional
+// write guards against other writers.
+//
+// Failures are handled at two levels. When the whole store is unavailable
+// (the RPC fails, or every write in it answers CodeUnavailable) the writer
+// backs off (capped at 4 s, so writes resume within 5 s of recovery) and
+// logs the outage once when it starts and once when it ends. When only some keys fail (a corrupt item, a Redis key
+// of the wrong type) those keys back off on their own while every other
+// key keeps being written. A write the store rejects with CodeConflict
+// (another owner holds the shard's lease) is never counted as written:
+// Flush and SetSync report it as ErrCheckpointConflict.
 type checkpointer struct {
-	proc *pluginProc
-	log  hclog.Logger
+	proc  *pluginProc // nil in unit tests
+	calls storeCalls
+	log   hclog.Logger
+	// backoff is the retry policy (checkpointBackoff; tests shorten it).
+	backoff func(attempt int) time.Duration
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	latest  map[shared.CheckpointKey]shared.Checkpoint // highest position handed in
-	pending map[shared.CheckpointKey]shared.Checkpoint // not yet written
-	seq     uint64                                     // bumps on every accepted Set
-	written uint64                                     // seq covered by completed writes
-	fatal   error
-	kick    chan struct{}
+	mu    sync.Mutex
+	cond  *sync.Cond
+	keys  map[shared.CheckpointKey]*keyState
+	seq   uint64 // bumps on every accepted Set
+	fatal error
+	kick  chan struct{}
+
+	// store-wide outage
+	outageSince time.Time // zero when the store answers
+	outageTries int
+	outageUntil time.Time // no RPC before this
+	outageErr   error
+	outageLog   time.Time // last outage log line
 
 	// counters
-	writes, rpcs int64
+	writes, rpcs, failedWrites, conflicts int64
 }
 
+// keyState is one shard's checkpoint as the writer sees it.
+type keyState struct {
+	latest    shared.Checkpoint // highest position handed in (valid if has)
+	has       bool
+	seq       uint64 // version of latest
+	stored    uint64 // highest version known stored
+	conflict  uint64 // highest version the store rejected with CodeConflict
+	rejectErr string
+
+	// per-key failures (the store answered, but not for this key)
+	failures  int
+	failSince time.Time
+	retryAt   time.Time
+	lastErr   error
+	lastLog   time.Time
+}
+
+func (k *keyState) pending() bool { return k.seq > k.stored && k.seq > k.conflict }
+
+// outageRemindEvery spaces the "still failing" log lines of a long outage
+// or a key that keeps failing.
+const outageRemindEvery = time.Minute
+
 func newCheckpointer(proc *pluginProc, log hclog.Logger) *checkpointer {
+	c := newCheckpointerWith(procCalls{proc}, log)
+	c.proc = proc
+	return c
+}
+
+func newCheckpointerWith(calls storeCalls, log hclog.Logger) *checkpointer {
 	c := &checkpointer{
-		proc: proc, log: log,
-		latest:  map[shared.CheckpointKey]shared.Checkpoint{},
-		pending: map[shared.CheckpointKey]shared.Checkpoint{},
-		kick:    make(chan struct{}, 1),
+		calls: calls, log: log, backoff: checkpointBackoff,
+		keys: map[shared.CheckpointKey]*keyState{},
+		kick: make(chan struct{}, 1),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
 
-// client returns a live instance for one call; release must be called
-// after the call.
-func (c *checkpointer) client(ctx context.Context) (*pluginInstance, *shared.CheckpointClient, func(), error) {
-	inst, release, err := c.proc.acquire(ctx)
+// storeCalls is how the checkpointer reaches its store: the plugin process
+// (procCalls), or a fake in tests.
+type storeCalls interface {
+	get(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error)
+	set(ctx context.Context, updates []shared.CheckpointUpdate) ([]shared.Error, error)
+}
+
+// procCalls calls the checkpoint plugin, each call bounded by call_timeout.
+// A plugin that is gone or overstays is failed (killed and restarted); a
+// store that answers, even "unavailable", is healthy.
+type procCalls struct{ p *pluginProc }
+
+func (pc procCalls) call(ctx context.Context, fn func(context.Context, *shared.CheckpointClient) error) error {
+	inst, release, err := pc.p.acquire(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	return inst, inst.raw.(*shared.CheckpointClient), release, nil
+	defer release()
+	cctx, cancel := context.WithTimeout(ctx, pc.p.block().CallTimeout)
+	defer cancel()
+	if err := fn(cctx, inst.raw.(*shared.CheckpointClient)); err != nil {
+		if errors.Is(err, shared.ErrPluginGone) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
+			pc.p.fail(inst, err)
+		}
+		return err
+	}
+	pc.p.healthy(inst)
+	return nil
+}
+
+func (pc procCalls) get(ctx context.Context, keys []shared.CheckpointKey) (res []shared.CheckpointGetResult, err error) {
+	err = pc.call(ctx, func(ctx context.Context, cl *shared.CheckpointClient) error {
+		res, err = cl.Get(ctx, keys)
+		return err
+	})
+	return res, err
+}
+
+func (pc procCalls) set(ctx context.Context, updates []shared.CheckpointUpdate) (res []shared.Error, err error) {
+	err = pc.call(ctx, func(ctx context.Context, cl *shared.CheckpointClient) error {
+		res, err = cl.Set(ctx, updates)
+		return err
+	})
+	return res, err
 }
 
 // Get reads a shard's checkpoint. A failed read is retried with backoff
 // until it succeeds or ctx ends: a shard never starts on a failed read,
 // because "no checkpoint" would mean starting from LATEST (loss) or the
-// trim horizon (mass replay).
+// trim horizon (mass replay). The failure is logged when it starts, about
+// once a minute while it lasts, and when the read succeeds again.
 func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
+	var since, lastLog time.Time
 	for attempt := 1; ; attempt++ {
 		cp, found, err := c.getOnce(ctx, key)
 		if err == nil {
+			if !since.IsZero() {
+				c.log.Info("checkpoint read succeeded again", "stream", key.Stream, "shard", key.ShardID,
+					"attempts", attempt, "failing_for", time.Since(since).Round(time.Millisecond))
+			}
 			c.mu.Lock()
-			if l, ok := c.latest[key]; ok && (!found || sdk.ComparePosition(l, cp) > 0) {
-				cp, found = l, true
+			if k := c.keys[key]; k != nil && k.has && (!found || sdk.ComparePosition(k.latest, cp) > 0) {
+				cp, found = k.latest, true
 			}
 			c.mu.Unlock()
 			return cp, found, nil
@@ -76,12 +164,20 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 		if ctx.Err() != nil {
 			return cp, false, ctx.Err()
 		}
-		if errors.Is(err, ErrRestartBudgetExhausted) || errors.Is(err, ErrPluginConfig) {
+		// A rejected config is final; a Configure that failed only because
+		// the backend is unreachable (CodeUnavailable) is retried.
+		if errors.Is(err, ErrRestartBudgetExhausted) || (errors.Is(err, ErrPluginConfig) && !errors.Is(err, sdk.ErrUnavailable)) {
 			return cp, false, err
 		}
-		d := checkpointBackoff(attempt)
-		c.log.Warn("checkpoint read failed; the shard waits and retries (it never starts on a failed read)",
-			"stream", key.Stream, "shard", key.ShardID, "attempt", attempt, "retry_in", d, "error", err)
+		d := c.backoff(attempt)
+		if since.IsZero() || time.Since(lastLog) >= outageRemindEvery {
+			if since.IsZero() {
+				since = time.Now()
+			}
+			lastLog = time.Now()
+			c.log.Warn("checkpoint read failed; the shard waits and retries with backoff (it never starts on a failed read)",
+				"stream", key.Stream, "shard", key.ShardID, "attempt", attempt, "failing_for", time.Since(since).Round(time.Millisecond), "error", err)
+		}
 		if err := sleepCtx(ctx, d); err != nil {
 			return cp, false, err
 		}
@@ -89,21 +185,10 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 }
 
 func (c *checkpointer) getOnce(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
-	inst, cl, release, err := c.client(ctx)
+	res, err := c.calls.get(ctx, []shared.CheckpointKey{key})
 	if err != nil {
 		return shared.Checkpoint{}, false, err
 	}
-	defer release()
-	cctx, cancel := context.WithTimeout(ctx, c.proc.block().CallTimeout)
-	defer cancel()
-	res, err := cl.Get(cctx, []shared.CheckpointKey{key})
-	if err != nil {
-		if errors.Is(err, shared.ErrPluginGone) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
-			c.proc.fail(inst, err)
-		}
-		return shared.Checkpoint{}, false, err
-	}
-	c.proc.healthy(inst)
 	return res[0].Checkpoint, res[0].Found, shared.FromWire(res[0].Err)
 }
 
@@ -119,13 +204,7 @@ func (c *checkpointer) Err() error {
 // Set hands in a new position for key. It never blocks.
 func (c *checkpointer) Set(key shared.CheckpointKey, cp shared.Checkpoint) {
 	c.mu.Lock()
-	if l, ok := c.latest[key]; ok && sdk.ComparePosition(l, cp) >= 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.latest[key] = cp
-	c.pending[key] = cp
-	c.seq++
+	c.setLocked(key, cp)
 	c.mu.Unlock()
 	select {
 	case c.kick <- struct{}{}:
@@ -133,11 +212,56 @@ func (c *checkpointer) Set(key shared.CheckpointKey, cp shared.Checkpoint) {
 	}
 }
 
+// setLocked accepts cp unless it is not past the latest position; it
+// returns the key's state.
+func (c *checkpointer) setLocked(key shared.CheckpointKey, cp shared.Checkpoint) *keyState {
+	k := c.keys[key]
+	if k == nil {
+		k = &keyState{}
+		c.keys[key] = k
+	}
+	if k.has && sdk.ComparePosition(k.latest, cp) >= 0 {
+		return k
+	}
+	c.seq++
+	k.latest, k.has, k.seq = cp, true, c.seq
+	return k
+}
+
 // Flush waits until every position handed in before the call is stored.
+// A position the store rejected with CodeConflict is not stored: Flush
+// returns ErrCheckpointConflict naming the shards. When ctx ends first, the
+// error names the shards still waiting and why.
 func (c *checkpointer) Flush(ctx context.Context) error {
 	c.mu.Lock()
-	target := c.seq
+	targets := map[shared.CheckpointKey]uint64{}
+	for key, k := range c.keys {
+		if k.seq > k.stored {
+			targets[key] = k.seq
+		}
+	}
 	c.mu.Unlock()
+	return c.wait(ctx, targets)
+}
+
+// SetSync stores cp and waits until it is stored (only this key: a shard's
+// SHARD_END never waits on another shard's failing key). A rejected write
+// (CodeConflict) returns ErrCheckpointConflict.
+func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp shared.Checkpoint) error {
+	c.mu.Lock()
+	k := c.setLocked(key, cp)
+	target := k.seq
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
+}
+
+// wait blocks until every key's version in targets is stored, one is
+// rejected, the writer dies or ctx ends.
+func (c *checkpointer) wait(ctx context.Context, targets map[shared.CheckpointKey]uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -146,141 +270,204 @@ func (c *checkpointer) Flush(ctx context.Context) error {
 	defer stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.written < target {
-		if c.fatal != nil {
-			return c.fatal
+	for {
+		var waiting, rejected []string
+		for key, v := range targets {
+			k := c.keys[key]
+			switch {
+			case k.stored >= v:
+			case k.conflict >= v:
+				rejected = append(rejected, fmt.Sprintf("%s/%s (%s)", key.Stream, key.ShardID, k.rejectErr))
+			default:
+				w := key.Stream + "/" + key.ShardID
+				if k.lastErr != nil {
+					w += fmt.Sprintf(" (failing for %s: %v)", time.Since(k.failSince).Round(time.Second), k.lastErr)
+				}
+				waiting = append(waiting, w)
+			}
 		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%d checkpoint(s) not yet stored: %w", len(c.pending), ctx.Err())
+		sort.Strings(rejected)
+		sort.Strings(waiting)
+		switch {
+		case len(rejected) > 0:
+			return fmt.Errorf("%w: shard(s) %s: the position was not stored", ErrCheckpointConflict, strings.Join(rejected, ", "))
+		case len(waiting) == 0:
+			return nil
+		case c.fatal != nil:
+			return c.fatal
+		case ctx.Err() != nil:
+			msg := fmt.Sprintf("%d checkpoint(s) not yet stored: %s", len(waiting), strings.Join(waiting, ", "))
+			if c.outageErr != nil {
+				msg += fmt.Sprintf("; store unavailable for %s: %v", time.Since(c.outageSince).Round(time.Second), c.outageErr)
+			}
+			return fmt.Errorf("%s: %w", msg, ctx.Err())
 		}
 		c.cond.Wait()
 	}
-	return nil
 }
 
-// SetSync stores cp and waits until it is stored.
-func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp shared.Checkpoint) error {
-	c.Set(key, cp)
-	return c.Flush(ctx)
-}
-
-// run is the writer loop; it returns when ctx ends. Call Flush before
-// cancelling ctx to store everything.
+// run is the writer loop; it returns when ctx ends or the plugin's restart
+// budget is spent. Call Flush before cancelling ctx to store everything.
 func (c *checkpointer) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.kick:
-		}
-		for {
-			c.mu.Lock()
-			if len(c.pending) == 0 {
-				c.mu.Unlock()
-				break
+		updates, versions, next := c.due(time.Now())
+		if len(updates) == 0 {
+			if !next.IsZero() {
+				timer.Reset(max(time.Until(next), time.Millisecond))
 			}
-			batch := c.pending
-			target := c.seq
-			c.pending = map[shared.CheckpointKey]shared.Checkpoint{}
-			c.mu.Unlock()
-			if err := c.write(ctx, batch); err != nil {
-				// Put back what is still the latest, so nothing is lost.
-				c.mu.Lock()
-				for k, v := range batch {
-					if _, newer := c.pending[k]; !newer {
-						c.pending[k] = v
-					}
-				}
-				if errors.Is(err, ErrRestartBudgetExhausted) {
-					c.fatal = err
-				}
-				c.cond.Broadcast()
-				c.mu.Unlock()
+			select {
+			case <-ctx.Done():
 				return
+			case <-c.kick:
+			case <-timer.C:
 			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			continue
+		}
+		results, err := c.calls.set(ctx, updates)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrRestartBudgetExhausted) {
 			c.mu.Lock()
-			if target > c.written {
-				c.written = target
-			}
-			if len(c.pending) == 0 {
-				c.written = c.seq
-			}
+			c.fatal = err
 			c.cond.Broadcast()
 			c.mu.Unlock()
+			return
 		}
+		c.record(updates, versions, results, err)
 	}
 }
 
-// write stores batch, retrying failed entries with backoff until all are
-// stored or ctx ends.
-func (c *checkpointer) write(ctx context.Context, batch map[shared.CheckpointKey]shared.Checkpoint) error {
-	updates := make([]shared.CheckpointUpdate, 0, len(batch))
-	for k, v := range batch {
-		updates = append(updates, shared.CheckpointUpdate{Key: k, Checkpoint: v})
-	}
-	for attempt := 1; len(updates) > 0; attempt++ {
-		failed, err := c.writeOnce(ctx, updates)
-		if err != nil && (ctx.Err() != nil || errors.Is(err, ErrRestartBudgetExhausted)) {
-			return err
-		}
-		if err == nil && len(failed) == 0 {
-			return nil
-		}
-		if err == nil {
-			updates = failed
-			err = fmt.Errorf("%d of the writes failed", len(failed))
-		}
-		d := checkpointBackoff(attempt)
-		c.log.Warn("checkpoint write failed; retrying (positions are kept, never dropped)",
-			"attempt", attempt, "retry_in", d, "pending", len(updates), "error", err)
-		if err := sleepCtx(ctx, d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *checkpointer) writeOnce(ctx context.Context, updates []shared.CheckpointUpdate) ([]shared.CheckpointUpdate, error) {
-	inst, cl, release, err := c.client(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	cctx, cancel := context.WithTimeout(ctx, c.proc.block().CallTimeout)
-	defer cancel()
-	results, err := cl.Set(cctx, updates)
-	if err != nil {
-		if errors.Is(err, shared.ErrPluginGone) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
-			c.proc.fail(inst, err)
-		}
-		return nil, err
-	}
-	c.proc.healthy(inst)
+// due returns the writes to send now (every pending key not backing off,
+// in one batch) and, when there are none, when the next one is due (zero:
+// wait for a Set).
+func (c *checkpointer) due(now time.Time) ([]shared.CheckpointUpdate, []uint64, time.Time) {
 	c.mu.Lock()
-	c.rpcs++
-	c.writes += int64(len(updates))
-	c.mu.Unlock()
-	var failed []shared.CheckpointUpdate
-	var first error
-	for i, r := range results {
-		if r.Code == "" {
+	defer c.mu.Unlock()
+	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if now.Before(c.outageUntil) {
+		for _, k := range c.keys {
+			if k.pending() {
+				later(c.outageUntil)
+				break
+			}
+		}
+		return nil, nil, next
+	}
+	var updates []shared.CheckpointUpdate
+	var versions []uint64
+	for key, k := range c.keys {
+		if !k.pending() {
 			continue
 		}
-		if r.Code == shared.CodeConflict {
-			c.log.Error("checkpoint write rejected: another owner holds the shard's lease",
-				"stream", updates[i].Key.Stream, "shard", updates[i].Key.ShardID, "error", r.Message)
+		if now.Before(k.retryAt) {
+			later(k.retryAt)
 			continue
 		}
-		failed = append(failed, updates[i])
-		if first == nil {
+		updates = append(updates, shared.CheckpointUpdate{Key: key, Checkpoint: k.latest})
+		versions = append(versions, k.seq)
+	}
+	return updates, versions, next
+}
+
+// record applies the outcome of one Set RPC.
+func (c *checkpointer) record(updates []shared.CheckpointUpdate, versions []uint64, results []shared.Error, rpcErr error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer c.cond.Broadcast()
+	now := time.Now()
+	if rpcErr == nil {
+		c.rpcs++
+	}
+	allUnavailable := rpcErr == nil && len(results) > 0
+	for _, r := range results {
+		if r.Code != shared.CodeUnavailable {
+			allUnavailable = false
+			break
+		}
+	}
+	if rpcErr != nil || allUnavailable {
+		err := rpcErr
+		if err == nil {
+			e := results[0]
+			err = &e
+		}
+		c.outageTries++
+		c.outageUntil = now.Add(c.backoff(c.outageTries))
+		c.outageErr = err
+		c.failedWrites += int64(len(updates))
+		if c.outageSince.IsZero() {
+			c.outageSince, c.outageLog = now, now
+			c.log.Warn("checkpoint store unavailable; checkpoint write failed; retrying with backoff (at most 4s apart) until it answers; positions are kept, never dropped",
+				"pending", len(updates), "error", err)
+		} else if now.Sub(c.outageLog) >= outageRemindEvery {
+			c.outageLog = now
+			c.log.Warn("checkpoint store still unavailable; retrying", "unavailable_for", now.Sub(c.outageSince).Round(time.Second),
+				"attempts", c.outageTries, "pending", len(updates), "error", err)
+		}
+		return
+	}
+	if !c.outageSince.IsZero() {
+		c.log.Info("checkpoint store available again; writes resumed", "outage", now.Sub(c.outageSince).Round(time.Millisecond),
+			"attempts", c.outageTries)
+	}
+	c.outageSince, c.outageTries, c.outageUntil, c.outageErr = time.Time{}, 0, time.Time{}, nil
+	for i, u := range updates {
+		k, r := c.keys[u.Key], results[i]
+		switch r.Code {
+		case "":
+			c.writes++
+			if versions[i] > k.stored {
+				k.stored = versions[i]
+			}
+			if k.failures > 0 {
+				c.log.Info("checkpoint write succeeded again", "stream", u.Key.Stream, "shard", u.Key.ShardID,
+					"attempts", k.failures+1, "failing_for", now.Sub(k.failSince).Round(time.Millisecond))
+			}
+			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+		case shared.CodeConflict:
+			c.conflicts++
+			if versions[i] > k.conflict {
+				k.conflict = versions[i]
+			}
+			k.rejectErr = r.Error()
+			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+			if k.seq == versions[i] {
+				k.has = false // not stored: Get asks the store again
+			}
+			c.log.Error("checkpoint write rejected (conflict): another owner holds the shard's lease; the position was NOT stored",
+				"stream", u.Key.Stream, "shard", u.Key.ShardID, "sequence", u.Checkpoint.SequenceNumber,
+				"shard_end", u.Checkpoint.ShardEnd, "error", r.Error())
+		default:
+			c.failedWrites++
 			e := r
-			first = &e
+			k.failures++
+			k.lastErr = &e
+			k.retryAt = now.Add(c.backoff(k.failures))
+			if k.failures == 1 {
+				k.failSince, k.lastLog = now, now
+				c.log.Warn("checkpoint write failed for this shard; it is retried on its own with backoff while the other shards' checkpoints keep being written",
+					"stream", u.Key.Stream, "shard", u.Key.ShardID, "code", string(r.Code), "error", r.Error())
+			} else if now.Sub(k.lastLog) >= outageRemindEvery {
+				k.lastLog = now
+				c.log.Warn("checkpoint write still failing for this shard", "stream", u.Key.Stream, "shard", u.Key.ShardID,
+					"attempts", k.failures, "failing_for", now.Sub(k.failSince).Round(time.Second), "code", string(r.Code), "error", r.Error())
+			}
 		}
 	}
-	if first != nil {
-		c.log.Debug("some checkpoint writes failed", "error", first)
-	}
-	return failed, nil
 }
 
 // stats returns (positions written, RPCs made).
@@ -290,9 +477,17 @@ func (c *checkpointer) stats() (int64, int64) {
 	return c.writes, c.rpcs
 }
 
+// failureStats returns (failed key writes, which are retried; writes
+// rejected with CodeConflict).
+func (c *checkpointer) failureStats() (int64, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failedWrites, c.conflicts
+}
+
 // checkpointBackoff is the retry policy for checkpoint reads and writes:
-// 200 ms doubling to 5 s, with jitter, so a backend that comes back is
-// used again within a few seconds.
+// 200 ms doubling to 4 s, with jitter (never past 4 s), so a backend that
+// comes back is written to again within 5 s (the wait plus one write).
 func checkpointBackoff(attempt int) time.Duration {
-	return backoffDelay(200*time.Millisecond, 5*time.Second, attempt)
+	return min(backoffDelay(200*time.Millisecond, 4*time.Second, attempt), 4*time.Second)
 }

@@ -39,6 +39,12 @@ var (
 	// retention and the stream's on_expired_checkpoint is "fail".
 	ErrCheckpointExpired = errors.New("checkpoint is no longer in the stream")
 
+	// ErrCheckpointConflict: the checkpoint store rejected a write because
+	// another owner holds the shard's lease (CodeConflict). The position was
+	// not stored; the wrapped error names the shard(s) and the store's
+	// reason.
+	ErrCheckpointConflict = errors.New("checkpoint write rejected by the store (conflict)")
+
 	// ErrKinesis: a Kinesis call failed in a way retrying cannot fix
 	// (access denied, invalid argument, KMS key disabled).
 	ErrKinesis = errors.New("kinesis call failed permanently")

@@ -40,6 +40,11 @@ type Stats struct {
 	PluginRestarts   int   // plugin processes restarted
 	CheckpointWrites int64 // positions written
 	CheckpointRPCs   int64 // Set calls to checkpoint plugins
+	// CheckpointWriteFailures counts key writes that failed and are
+	// retried (a store outage, or one key the store cannot write).
+	CheckpointWriteFailures int64
+	// CheckpointConflicts counts writes the store rejected (CodeConflict).
+	CheckpointConflicts int64
 }
 
 // Host runs the streams of one config.hcl. Create it with New, then Run.
@@ -166,6 +171,9 @@ func (h *Host) Stats() Stats {
 		w, r := c.stats()
 		st.CheckpointWrites += w
 		st.CheckpointRPCs += r
+		f, x := c.failureStats()
+		st.CheckpointWriteFailures += f
+		st.CheckpointConflicts += x
 		c.proc.mu.Lock()
 		st.PluginRestarts += c.proc.restarts
 		c.proc.mu.Unlock()

@@ -212,7 +212,22 @@ func (a *storeServer) Info(context.Context) shared.InfoResponse {
 }
 
 func (a *storeServer) Configure(ctx context.Context, req *shared.ConfigureRequest) *shared.ConfigureResponse {
+	ctx, cancel := storeBudget(ctx)
+	defer cancel()
 	return configure(ctx, a.s, req)
+}
+
+// storeBudget bounds a store call to half of the time the host allows it
+// (the request's TimeoutMillis, call_timeout): a stalled or unreachable
+// backend then makes the store answer "unavailable" (a context deadline
+// crosses the wire as CodeUnavailable) well before the host gives up on
+// the call and kills the plugin as hung.
+func storeBudget(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(dl)/2)
 }
 
 // storeParallelism bounds concurrent Get/Set calls into a Store within one
@@ -220,6 +235,8 @@ func (a *storeServer) Configure(ctx context.Context, req *shared.ConfigureReques
 const storeParallelism = 16
 
 func (a *storeServer) Get(ctx context.Context, req *shared.CheckpointGetRequest) *shared.CheckpointGetResponse {
+	ctx, cancel := storeBudget(ctx)
+	defer cancel()
 	out := &shared.CheckpointGetResponse{Results: make([]shared.CheckpointGetResult, len(req.Keys))}
 	parallel(len(req.Keys), func(i int) {
 		cp, found, err := a.s.Get(ctx, req.Keys[i])
@@ -229,6 +246,8 @@ func (a *storeServer) Get(ctx context.Context, req *shared.CheckpointGetRequest)
 }
 
 func (a *storeServer) Set(ctx context.Context, req *shared.CheckpointSetRequest) *shared.CheckpointSetResponse {
+	ctx, cancel := storeBudget(ctx)
+	defer cancel()
 	out := &shared.CheckpointSetResponse{Results: make([]shared.Error, len(req.Updates))}
 	if bs, ok := a.s.(BatchStore); ok {
 		errs := bs.SetBatch(ctx, req.Updates)

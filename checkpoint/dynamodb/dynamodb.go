@@ -62,9 +62,18 @@
 // conditional writes at a time (DynamoDB has no conditional batch write
 // besides transactions, where one failed condition fails them all).
 //
+// A ShardEnd write without a sequence number keeps the stored
+// sequence_number, so seed readers still see the shard's last position.
+//
 // Throttling, 5xx answers and network failures are retried briefly by the
 // AWS SDK and then returned as sdk.Unavailable, so the host retries with
-// backoff and keeps the latest position.
+// backoff and keeps the latest position. Every call is bounded by the
+// caller's context, which the sdk sets to half of the host's call_timeout,
+// so a stalled endpoint is answered "unavailable" long before the host
+// would count the plugin as hung. Configure likewise answers
+// sdk.Unavailable when the endpoint cannot be reached or does not answer
+// in time (the host retries it), and a ConfigError for settings that are
+// wrong (an unknown host name, rejected credentials, a missing table).
 //
 // # IAM
 //
@@ -304,7 +313,7 @@ func (st *state) checkCredentials(ctx context.Context, p aws.CredentialsProvider
 	defer cancel()
 	if _, err := p.Retrieve(cctx); err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return sdk.Unavailable(fmt.Errorf("resolving AWS credentials: %w", err))
 		}
 		return sdk.ConfigError("access_key_id", "no usable AWS credentials from the default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, SSO, web identity, instance role): %v; "+
 			"fix the credential source, or for a local emulator set access_key_id and secret_access_key to any values", err)
@@ -428,7 +437,7 @@ func (st *state) waitActive(ctx context.Context, hasEndpoint, static bool) error
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return sdk.Unavailable(fmt.Errorf("table %q in %s is not ACTIVE yet: %w; retrying", st.table, st.where, ctx.Err()))
 			}
 			return sdk.ConfigError("table", "table %q in %s did not become ACTIVE within %s; check it in the console, then start again", st.table, st.where, createTimeout)
 		case <-time.After(delay):
@@ -601,22 +610,23 @@ type legacyGuard struct{ seq types.AttributeValue }
 // "no item, or an earlier position"; with guard it is the seed-item check.
 func (st *state) update(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint, pos string, guard *legacyGuard) error {
 	names := map[string]string{
-		"#pos": attrPosition, "#seq": attrSequence, "#sub": attrSubSequence,
-		"#end": attrShardEnd, "#own": attrOwner, "#lc": attrLeaseCounter,
+		"#pos": attrPosition, "#end": attrShardEnd, "#own": attrOwner, "#lc": attrLeaseCounter,
 	}
 	values := map[string]types.AttributeValue{
 		":pos": &types.AttributeValueMemberS{Value: pos},
-		":sub": &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)},
 		":end": &types.AttributeValueMemberBOOL{Value: cp.ShardEnd},
 		":lc":  &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.LeaseCounter, 10)},
 	}
-	sets := []string{"#pos = :pos", "#sub = :sub", "#end = :end", "#lc = :lc"}
+	sets := []string{"#pos = :pos", "#end = :end", "#lc = :lc"}
 	var removes []string
+	// A ShardEnd write without a sequence number keeps the stored
+	// sequence_number (and its sub-sequence number): seed readers know
+	// nothing of shard_end and must still see the shard's last position.
 	if cp.SequenceNumber != "" {
-		sets = append(sets, "#seq = :seq")
+		sets = append(sets, "#seq = :seq", "#sub = :sub")
+		names["#seq"], names["#sub"] = attrSequence, attrSubSequence
 		values[":seq"] = &types.AttributeValueMemberS{Value: cp.SequenceNumber}
-	} else {
-		removes = append(removes, "#seq")
+		values[":sub"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)}
 	}
 	if cp.Owner != "" {
 		sets = append(sets, "#own = :own")
@@ -635,8 +645,10 @@ func (st *state) update(ctx context.Context, key sdk.CheckpointKey, cp sdk.Check
 		names["#ns"] = attrNamespace
 	case guard.seq == nil:
 		cond = "attribute_not_exists(#pos) AND attribute_not_exists(#seq)"
+		names["#seq"] = attrSequence
 	default:
 		cond = "attribute_not_exists(#pos) AND #seq = :old"
+		names["#seq"] = attrSequence
 		values[":old"] = guard.seq
 	}
 	_, err := st.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{

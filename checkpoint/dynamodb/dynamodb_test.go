@@ -109,7 +109,24 @@ func ctxT(t testing.TB) context.Context {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sdk.Store { return open(t, nil) })
+	raw := testenv.DynamoClient(endpoint)
+	storetest.RunWith(t, func(t *testing.T) sdk.Store { return open(t, nil) }, storetest.Options{
+		// What harlow/kinesis-consumer's store/ddb reads: sequence_number.
+		SeedSequence: func(ctx context.Context, k sdk.CheckpointKey) (string, error) {
+			out, err := raw.GetItem(ctx, &awsddb.GetItemInput{
+				TableName:      aws.String(sharedTable),
+				Key:            map[string]types.AttributeValue{"namespace": &types.AttributeValueMemberS{Value: k.App + "-" + k.Stream}, "shard_id": &types.AttributeValueMemberS{Value: k.ShardID}},
+				ConsistentRead: aws.Bool(true),
+			})
+			if err != nil {
+				return "", err
+			}
+			if v, ok := out.Item["sequence_number"].(*types.AttributeValueMemberS); ok {
+				return v.Value, nil
+			}
+			return "", nil
+		},
+	})
 }
 
 // TestConformanceEventualRead runs the suite with consistent_read = false
@@ -233,7 +250,8 @@ func TestSeedItemPickup(t *testing.T) {
 		if err := s.Set(ctx, k, sdk.Checkpoint{ShardEnd: true}); err != nil {
 			t.Fatal(err)
 		}
-		wantGet(t, ctx, s, k, sdk.Checkpoint{ShardEnd: true})
+		// The seed's sequence_number is kept (seed readers still see it).
+		wantGet(t, ctx, s, k, sdk.Checkpoint{SequenceNumber: seq, ShardEnd: true})
 	})
 }
 
@@ -463,14 +481,28 @@ func TestUnreachableEndpoint(t *testing.T) {
 	ep := "http://" + closedPort(t)
 	start := time.Now()
 	err := dynamodb.New().Configure(ctxT(t), config(map[string]any{"endpoint": ep}))
-	wantConfigError(t, err, "endpoint", "cannot reach DynamoDB at "+ep)
+	wantUnavailable(t, err, "cannot reach DynamoDB at "+ep)
 	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("Configure took %v to report an unreachable endpoint", d)
 	}
 	// validate reaches the table too (read-only), so it reports the same.
 	cfg := config(map[string]any{"endpoint": ep})
 	cfg.ValidateOnly = true
-	wantConfigError(t, dynamodb.New().Configure(ctxT(t), cfg), "endpoint", "cannot reach DynamoDB at "+ep)
+	wantUnavailable(t, dynamodb.New().Configure(ctxT(t), cfg), "cannot reach DynamoDB at "+ep)
+}
+
+// wantUnavailable: an unreachable backend is not a configuration problem
+// (the host retries it), and the message says where and what to check.
+func wantUnavailable(t *testing.T, err error, contains ...string) {
+	t.Helper()
+	if !errors.Is(err, sdk.ErrUnavailable) || errors.Is(err, sdk.ErrInvalidConfig) {
+		t.Fatalf("err = %v (%T); want sdk.ErrUnavailable", err, err)
+	}
+	for _, c := range contains {
+		if !strings.Contains(err.Error(), c) {
+			t.Fatalf("error %q does not contain %q", err, c)
+		}
+	}
 }
 
 // TestNotDynamoDB: an endpoint that answers HTTP but is not DynamoDB.

@@ -70,14 +70,33 @@ func (st *state) corrupt(key sdk.CheckpointKey, err error) error {
 		st.table, Namespace(key.App, key.Stream), key.ShardID, err)
 }
 
+// unavailableAt is a retryable failure that names the setting to check if
+// it persists (validate points at its line).
+func unavailableAt(field string, err error) error {
+	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
+}
+
 // probeError turns a failed call in Configure into a ConfigError naming the
 // setting to fix.
 func (st *state) probeError(ctx context.Context, op string, err error, hasEndpoint, static bool) error {
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
 	}
 	code := apiCode(err)
+	var dnsErr *net.DNSError
 	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound && hasEndpoint:
+		return sdk.ConfigError("endpoint", "the host name in endpoint %s does not exist (%v); check the URL", st.where, err)
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return sdk.ConfigError("region", "no DynamoDB endpoint for %s (%v); check the region name", st.where, err)
+	case ctx.Err() != nil || (isNetwork(err) && code == ""):
+		// Unreachable or stalled: not a configuration problem; the host
+		// retries Configure with backoff.
+		where, field := "in "+st.where, "region"
+		if hasEndpoint {
+			where, field = "at "+st.where, "endpoint"
+		}
+		return unavailableAt(field, fmt.Errorf("cannot reach DynamoDB %s (%s): %v; retrying. If this persists, check that the server or emulator is running and the endpoint URL or region and the network (proxy settings)", where, op, err))
 	case credentialCodes[code]:
 		if static {
 			return sdk.ConfigError("access_key_id", "DynamoDB at %s rejected the credentials (%s): %v; check access_key_id and secret_access_key", st.where, code, err)
@@ -87,10 +106,6 @@ func (st *state) probeError(ctx context.Context, op string, err error, hasEndpoi
 	case code == "AccessDeniedException":
 		return sdk.ConfigError("table", "not allowed to %s table %q in %s: %v; grant dynamodb:DescribeTable, GetItem, UpdateItem and PutItem on the table (and CreateTable for create_table = true)",
 			op, st.table, st.where, err)
-	case isNetwork(err) && hasEndpoint:
-		return sdk.ConfigError("endpoint", "cannot reach DynamoDB at %s: %v; check that the server or emulator is running and the URL's scheme, host and port, or set endpoint = \"\" for AWS", st.where, err)
-	case isNetwork(err):
-		return sdk.ConfigError("region", "cannot reach DynamoDB in %s: %v; check the region name and the network (HTTPS to dynamodb.<region>.amazonaws.com, proxy settings)", st.where, err)
 	case code == "" && hasEndpoint:
 		return sdk.ConfigError("endpoint", "%s did not answer like DynamoDB: %v; check the endpoint URL", st.where, err)
 	case code == "":

@@ -63,10 +63,21 @@
 // with no row yet it stores sequence_number = -1, which Get reports as an
 // empty sequence number.
 //
-// Any failure at run time (server down, connection terminated, failover)
-// is returned as sdk.Unavailable so the host retries; a broken pooled
-// connection is retried once at once on a fresh one. The pool holds at most
-// 8 connections.
+// Any failure of the server or the path to it at run time (server down,
+// connection terminated, failover, a stall) is returned as sdk.Unavailable
+// so the host retries; a broken pooled connection is retried once at once
+// on a fresh one. When the database refuses a batch because of one row (a
+// trigger, a constraint), the rows are written one by one so that only that
+// row fails (a plain error naming it) and the others are stored. The pool
+// holds at most 8 connections.
+//
+// Every socket read and write has a deadline (half of what Configure was
+// given, which the sdk sets to half of the host's call_timeout), because
+// lib/pq does not interrupt a read blocked on a stalled server; a stalled
+// server therefore fails a call well before the host would count the plugin
+// as hung. Configure answers sdk.Unavailable when the server cannot be
+// reached or is not accepting connections (the host retries it), and a
+// ConfigError for wrong settings.
 package postgres
 
 import (
@@ -207,6 +218,9 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	if err != nil {
 		return sdk.ConfigError("connection", "%s", red.clean(err.Error()))
 	}
+	// lib/pq does not interrupt a read blocked on a stalled server when
+	// ctx ends; every socket read and write gets its own deadline instead.
+	connector.Dialer(deadlineDialer{io: ioTimeout(ctx)})
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxOpenConns)
@@ -218,7 +232,7 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return connectError(err, pcfg, server, red)
+		return connectError(ctx, err, pcfg, server, red)
 	}
 	if cfg.ValidateOnly {
 		// validate: connect and check the table, change nothing. With
@@ -237,11 +251,17 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	get, err := db.PrepareContext(ctx, getSQL(tbl.quoted))
 	if err != nil {
 		_ = db.Close()
+		if unreachable(ctx, err) {
+			return sdk.Unavailable(fmt.Errorf("preparing the checkpoint query on %s at %s: %s", tbl.name, server, red.clean(err.Error())))
+		}
 		return sdk.ConfigError("table", "cannot prepare the checkpoint query on %s: %s", tbl.name, red.clean(err.Error()))
 	}
 	upsert, err := db.PrepareContext(ctx, upsertSQL(tbl.quoted))
 	if err != nil {
 		_ = db.Close()
+		if unreachable(ctx, err) {
+			return sdk.Unavailable(fmt.Errorf("preparing the checkpoint upsert on %s at %s: %s", tbl.name, server, red.clean(err.Error())))
+		}
 		return sdk.ConfigError("table", "cannot prepare the checkpoint upsert on %s: %s", tbl.name, red.clean(err.Error()))
 	}
 	s.mu.Lock()
@@ -267,11 +287,17 @@ func serverName(c pq.Config) string {
 	return fmt.Sprintf("%s/%s", net.JoinHostPort(host, strconv.Itoa(int(c.Port))), db)
 }
 
-func connectError(err error, c pq.Config, server string, red redactor) error {
+func connectError(ctx context.Context, err error, c pq.Config, server string, red redactor) error {
 	msg := red.clean(err.Error())
 	var pe *pq.Error
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return sdk.ConfigError("connection", "the host name of Postgres at %s does not exist (%s); fix host in connection", server, msg)
+	}
 	if errors.As(err, &pe) {
 		switch {
+		case unreachable(ctx, err):
+			return unavailableAt("connection", fmt.Errorf("Postgres at %s is not accepting connections now: %s; retrying", server, msg))
 		case pe.Code == "28P01" || pe.Code == "28000":
 			return sdk.ConfigError("connection", "Postgres at %s rejected user %q: %s; check the user and password in connection (and pg_hba.conf on the server)", server, c.User, msg)
 		case pe.Code == "3D000":
@@ -287,7 +313,84 @@ func connectError(err error, c pq.Config, server string, red redactor) error {
 	if strings.Contains(msg, "certificate") || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509") {
 		return sdk.ConfigError("connection", "TLS to Postgres at %s failed: %s; check sslmode, sslrootcert and the server certificate in connection", server, msg)
 	}
-	return sdk.ConfigError("connection", "cannot reach Postgres at %s: %s; check host, port and database in connection and that the server is running and reachable", server, msg)
+	// Unreachable or stalled: not a configuration problem by itself; the
+	// host retries Configure with backoff.
+	return unavailableAt("connection", fmt.Errorf("cannot reach Postgres at %s: %s; if this persists, check host, port and database in connection and that the server is running and reachable", server, msg))
+}
+
+// unavailableAt is a retryable failure that names the setting to check if
+// it persists (validate points at its line).
+func unavailableAt(field string, err error) error {
+	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
+}
+
+// unreachable reports a failure of the server or the path to it (a
+// connection refused, reset or timed out, a server starting up or shutting
+// down, ctx's deadline), as opposed to an answer about the request.
+func unreachable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code.Class() {
+		case "08", "53", "57", "58", "40":
+			return true
+		}
+		return false
+	}
+	return retryable(err)
+}
+
+// ioTimeout bounds one socket read or write: half of what is left of
+// ctx (Configure's, which the sdk sets to half of call_timeout), so that a
+// stalled server fails a call well inside the host's call_timeout.
+func ioTimeout(ctx context.Context) time.Duration {
+	d := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		d = time.Until(dl) / 2
+	}
+	return min(max(d, 500*time.Millisecond), 10*time.Second)
+}
+
+// deadlineDialer dials connections whose every Read and Write has a
+// deadline of io from its start.
+type deadlineDialer struct {
+	d  net.Dialer
+	io time.Duration
+}
+
+func (d deadlineDialer) Dial(network, address string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, address)
+}
+
+func (d deadlineDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, address)
+}
+
+func (d deadlineDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := d.d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, io: d.io}, nil
+}
+
+type deadlineConn struct {
+	net.Conn
+	io time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.io))
+	return c.Conn.Read(b)
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(c.io))
+	return c.Conn.Write(b)
 }
 
 type column struct {
@@ -440,6 +543,9 @@ func createOrAlter(ctx context.Context, db *sql.DB, tbl table, red redactor) err
 	}
 	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
+			if unreachable(ctx, err) {
+				return sdk.Unavailable(fmt.Errorf("creating table %s: %s", tbl.name, red.clean(err.Error())))
+			}
 			return sdk.ConfigError("create_table", "cannot create or upgrade table %s: %s; run this yourself and set create_table = false:\n%s;\n%s;",
 				tbl.name, red.clean(err.Error()), stmts[0], stmts[1])
 		}
@@ -680,16 +786,42 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 			seqs[i] = "-1" // ShardEnd without a sequence number: keep the stored one
 		}
 	}
-	err = withRetry(ctx, func() error {
-		_, err := h.upsert.ExecContext(ctx, pq.Array(ns), pq.Array(shards), pq.Array(seqs), pq.Array(subs),
-			pq.Array(ends), pq.Array(owners), pq.Array(leases))
-		return err
-	})
-	if err != nil {
+	exec := func(lo, hi int) error {
+		return withRetry(ctx, func() error {
+			_, err := h.upsert.ExecContext(ctx, pq.Array(ns[lo:hi]), pq.Array(shards[lo:hi]), pq.Array(seqs[lo:hi]), pq.Array(subs[lo:hi]),
+				pq.Array(ends[lo:hi]), pq.Array(owners[lo:hi]), pq.Array(leases[lo:hi]))
+			return err
+		})
+	}
+	fail := func(r *row, err error) {
+		for _, i := range r.idx {
+			errs[i] = err
+		}
+	}
+	err = exec(0, n)
+	switch {
+	case err == nil:
+	case unreachable(ctx, err):
 		err = sdk.Unavailable(fmt.Errorf("postgres %s: write %d checkpoints: %s", h.where, n, h.red.clean(err.Error())))
 		for _, r := range rows {
-			for _, i := range r.idx {
-				errs[i] = err
+			fail(r, err)
+		}
+	default:
+		// The database refused the statement because of some row (a
+		// trigger, a constraint, a corrupt value): write the rows one by
+		// one so that only the bad ones fail and the others move on.
+		for j, r := range rows {
+			err := err
+			if n > 1 {
+				err = exec(j, j+1)
+			}
+			switch {
+			case err == nil:
+			case unreachable(ctx, err):
+				fail(r, sdk.Unavailable(fmt.Errorf("postgres %s: write checkpoint %s/%s: %s", h.where, r.ns, r.shard, h.red.clean(err.Error()))))
+			default:
+				fail(r, fmt.Errorf("postgres %s: the database refuses the checkpoint of namespace %q shard_id %q: %s; fix the row (or the trigger or constraint rejecting it) or delete it",
+					h.where, r.ns, r.shard, h.red.clean(err.Error())))
 			}
 		}
 	}

@@ -51,8 +51,18 @@
 // update in a single pipeline (one round trip).
 //
 // Get reads both keys in one MULTI/EXEC. A missing key is "no checkpoint";
-// any other failure is returned as sdk.Unavailable, so the host retries and
-// never starts a shard from scratch because Redis was briefly unreachable.
+// a connection failure or timeout is returned as sdk.Unavailable, so the
+// host retries and never starts a shard from scratch because Redis was
+// briefly unreachable. A key holding the wrong type (WRONGTYPE) is a plain
+// error naming the keys to fix or delete; retrying it does not help, and
+// the host retries only that key, on its own backoff.
+//
+// Every call is bounded by its context (the sdk gives a store half of the
+// host's call_timeout), so a stalled server is answered "unavailable" long
+// before the host would count the plugin as hung. Configure answers
+// sdk.Unavailable when the server cannot be reached (the host retries
+// it), and a ConfigError for wrong settings (password, db, TLS, an
+// unknown host name).
 //
 // Both keys of a checkpoint are touched by one script, so Redis Cluster is
 // not supported (the seed's key layout has no hash tag); use a single
@@ -273,13 +283,54 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 	if errors.As(err, &tlsErr) && st.TLS {
 		return sdk.ConfigError("tls", "Redis at %s does not speak TLS (%s); set tls = false or use the server's TLS port", st.Address, msg)
 	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		return sdk.ConfigError("address", "the host name in %s does not exist (%s); fix address (host:port)", st.Address, msg)
+	}
+	if isServerError(err) {
+		return sdk.ConfigError("address", "Redis at %s refused the checkpoint store (%s); check address, username, password and db", st.Address, msg)
+	}
 	hint := "check address (host:port), that Redis is running and reachable from here"
 	if st.TLS {
 		hint += ", and whether the server really speaks TLS (tls = true)"
 	} else {
 		hint += ", and whether the server requires TLS (tls = true)"
 	}
-	return sdk.ConfigError("address", "cannot reach Redis at %s within %s: %s; %s, and the password", st.Address, dial, msg, hint)
+	// Unreachable or stalled: not a configuration problem by itself; the
+	// host retries Configure with backoff.
+	return unavailableAt("address", fmt.Errorf("cannot reach Redis at %s within %s: %s; if this persists, %s", st.Address, dial, msg, hint))
+}
+
+// unavailableAt is a retryable failure that names the setting to check if
+// it persists (validate points at its line).
+func unavailableAt(field string, err error) error {
+	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
+}
+
+// isServerError reports an error reply from the server (as opposed to a
+// connection that failed or timed out).
+func isServerError(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re)
+}
+
+// transientReplies are server replies that pass: the server is loading,
+// busy, failing over or out of memory.
+var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "OOM", "NOSCRIPT", "NOREPLICAS"}
+
+// dataError reports a server reply that no retry will change: the key
+// holds something this store cannot use (WRONGTYPE, a script error on its
+// value).
+func dataError(err error) bool {
+	if !isServerError(err) {
+		return false
+	}
+	for _, p := range transientReplies {
+		if goredis.HasErrorPrefix(err, p) {
+			return false
+		}
+	}
+	return true
 }
 
 var routeClientLogs sync.Once
@@ -315,7 +366,17 @@ func Keys(prefix string, k sdk.CheckpointKey) (main, meta string) {
 		prefix + k.App + ":checkpoint-meta:" + k.Stream + ":" + k.ShardID
 }
 
+// unavailable wraps a failed call: a reply about the key's contents
+// (WRONGTYPE) is a plain error naming the keys to fix, anything else a
+// retryable sdk.Unavailable.
 func (s *Store) unavailable(op string, k sdk.CheckpointKey, err error) error {
+	if dataError(err) {
+		s.mu.RLock()
+		prefix := s.prefix
+		s.mu.RUnlock()
+		mainKey, metaKey := Keys(prefix, k)
+		return fmt.Errorf("redis %s: %s checkpoint %s/%s: %w; keys %s and %s hold something this store cannot use: fix or delete both", s.addr, op, k.Stream, k.ShardID, err, mainKey, metaKey)
+	}
 	return sdk.Unavailable(fmt.Errorf("redis %s: %s checkpoint %s/%s: %w", s.addr, op, k.Stream, k.ShardID, err))
 }
 

@@ -42,6 +42,10 @@
 //   - SetBatch, where implemented, returns one result per update and
 //     applies forward, backward, new and duplicate-key updates correctly.
 //
+// With RunWith and Options.SeedSequence, a backend that keeps the seed's
+// layout also checks that a ShardEnd write keeps the last sequence number
+// readable to seed readers.
+//
 // AssertUnavailable, AssertDown and AssertRecovers help backends test
 // "the server went away": a failed read must never look like "no
 // checkpoint".
@@ -103,12 +107,35 @@ func RunID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// Options adds backend-specific checks to RunWith.
+type Options struct {
+	// SeedSequence, when set, reads the sequence number that a reader of
+	// the seed's layout (harlow/kinesis-consumer) sees for key, "" when it
+	// sees none. RunWith then also checks ShardEndKeepsSeedSequence: a
+	// ShardEnd write without a sequence number, after a position, leaves
+	// that position's sequence number readable there (seed readers do not
+	// know SHARD_END and must not lose the shard's last position).
+	SeedSequence func(ctx context.Context, key sdk.CheckpointKey) (string, error)
+}
+
 // Run runs the conformance suite. See the package documentation for what
 // open must return.
 func Run(t *testing.T, open func(t *testing.T) sdk.Store) {
 	t.Helper()
+	RunWith(t, open, Options{})
+}
+
+// RunWith is Run with backend-specific checks (see Options).
+func RunWith(t *testing.T, open func(t *testing.T) sdk.Store, opts Options) {
+	t.Helper()
 	run := "st" + RunID()
-	for _, c := range checks {
+	all := checks
+	if opts.SeedSequence != nil {
+		all = append(all[:len(all):len(all)], check{"ShardEndKeepsSeedSequence", func(t *testing.T, ctx context.Context, e env) {
+			checkShardEndKeepsSeedSequence(t, ctx, e, opts.SeedSequence)
+		}})
+	}
+	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			for _, variant := range []string{"direct", "plugin"} {
 				t.Run(variant, func(t *testing.T) {
@@ -392,6 +419,29 @@ func checkShardEnd(t *testing.T, ctx context.Context, e env) {
 	got = mustGet(t, ctx, e.s, k)
 	if !got.ShardEnd || got.SequenceNumber != "" {
 		t.Fatalf("ShardEnd without a sequence number on a new key: got %+v, want {ShardEnd:true}", got)
+	}
+}
+
+func checkShardEndKeepsSeedSequence(t *testing.T, ctx context.Context, e env, seed func(context.Context, sdk.CheckpointKey) (string, error)) {
+	for i, before := range []sdk.Checkpoint{
+		{SequenceNumber: "4242"},
+		{SequenceNumber: seq(128, '7'), SubSequenceNumber: 3},
+	} {
+		k := e.key("seedend", fmt.Sprintf("parent-%d", i))
+		mustSet(t, ctx, e.s, k, before)
+		mustSet(t, ctx, e.s, k, sdk.Checkpoint{ShardEnd: true})
+		got := mustGet(t, ctx, e.s, k)
+		if !got.ShardEnd || (got.SequenceNumber != "" && got.SequenceNumber != before.SequenceNumber) {
+			t.Fatalf("after ShardEnd over %s: got %+v, want ShardEnd", before.SequenceNumber, got)
+		}
+		s, err := seed(ctx, k)
+		if err != nil {
+			t.Fatalf("reading the seed layout of %+v: %v", k, err)
+		}
+		if s != before.SequenceNumber {
+			t.Fatalf("after a ShardEnd write over sequence number %s, a seed-layout reader sees %q, want %s (the SHARD_END write must keep the last sequence number)",
+				before.SequenceNumber, s, before.SequenceNumber)
+		}
 	}
 }
 
