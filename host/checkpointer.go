@@ -143,31 +143,46 @@ func (pc procCalls) set(ctx context.Context, updates []shared.CheckpointUpdate) 
 // Get reads a shard's checkpoint. A failed read is retried with backoff
 // until it succeeds or ctx ends: a shard never starts on a failed read,
 // because "no checkpoint" would mean starting from LATEST (loss) or the
-// trim horizon (mass replay). The failure is logged when it starts, about
-// once a minute while it lasts, and when the read succeeds again.
+// trim horizon (mass replay).
 func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
+	res, err := c.read(ctx, []shared.CheckpointKey{key})
+	if err != nil {
+		return shared.Checkpoint{}, false, err
+	}
+	cp, found := res[0].Checkpoint, res[0].Found
+	c.mu.Lock()
+	if k := c.keys[key]; k != nil && k.has && (!found || sdk.ComparePosition(k.latest, cp) > 0) {
+		cp, found = k.latest, true
+	}
+	c.mu.Unlock()
+	return cp, found, nil
+}
+
+// read reads keys in one call, retrying with backoff until every key was
+// read or ctx ends (a failed read of any key fails the whole read). The
+// failure is logged when it starts, about once a minute while it lasts,
+// and when the read succeeds again.
+func (c *checkpointer) read(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error) {
+	what := []any{"stream", keys[0].Stream, "shard", keys[0].ShardID}
+	if len(keys) > 1 {
+		what = []any{"stream", keys[0].Stream, "shards", len(keys)}
+	}
 	var since, lastLog time.Time
 	for attempt := 1; ; attempt++ {
-		cp, found, err := c.getOnce(ctx, key)
+		res, err := c.readOnce(ctx, keys)
 		if err == nil {
 			if !since.IsZero() {
-				c.log.Info("checkpoint read succeeded again", "stream", key.Stream, "shard", key.ShardID,
-					"attempts", attempt, "failing_for", time.Since(since).Round(time.Millisecond))
+				c.log.Info("checkpoint read succeeded again", append(what, "attempts", attempt, "failing_for", time.Since(since).Round(time.Millisecond))...)
 			}
-			c.mu.Lock()
-			if k := c.keys[key]; k != nil && k.has && (!found || sdk.ComparePosition(k.latest, cp) > 0) {
-				cp, found = k.latest, true
-			}
-			c.mu.Unlock()
-			return cp, found, nil
+			return res, nil
 		}
 		if ctx.Err() != nil {
-			return cp, false, ctx.Err()
+			return nil, ctx.Err()
 		}
 		// A rejected config is final; a Configure that failed only because
 		// the backend is unreachable (CodeUnavailable) is retried.
 		if errors.Is(err, ErrRestartBudgetExhausted) || (errors.Is(err, ErrPluginConfig) && !errors.Is(err, sdk.ErrUnavailable)) {
-			return cp, false, err
+			return nil, err
 		}
 		d := c.backoff(attempt)
 		if since.IsZero() || time.Since(lastLog) >= outageRemindEvery {
@@ -176,20 +191,28 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 			}
 			lastLog = time.Now()
 			c.log.Warn("checkpoint read failed; the shard waits and retries with backoff (it never starts on a failed read)",
-				"stream", key.Stream, "shard", key.ShardID, "attempt", attempt, "failing_for", time.Since(since).Round(time.Millisecond), "error", err)
+				append(what, "attempt", attempt, "failing_for", time.Since(since).Round(time.Millisecond), "error", err)...)
 		}
 		if err := sleepCtx(ctx, d); err != nil {
-			return cp, false, err
+			return nil, err
 		}
 	}
 }
 
-func (c *checkpointer) getOnce(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
-	res, err := c.calls.get(ctx, []shared.CheckpointKey{key})
+func (c *checkpointer) readOnce(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error) {
+	res, err := c.calls.get(ctx, keys)
 	if err != nil {
-		return shared.Checkpoint{}, false, err
+		return nil, err
 	}
-	return res[0].Checkpoint, res[0].Found, shared.FromWire(res[0].Err)
+	if len(res) != len(keys) {
+		return nil, fmt.Errorf("checkpoint store answered %d results for %d keys", len(res), len(keys))
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return nil, shared.FromWire(r.Err)
+		}
+	}
+	return res, nil
 }
 
 // Err is the writer's fatal error (the checkpoint plugin's restart budget

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -98,56 +97,21 @@ func planStart(f startFacts) startPlan {
 
 // anyFound reports whether any of keys has a checkpoint (stored, or handed
 // in and not yet written), in one Get RPC. A failed read is retried with
-// backoff until ctx ends.
+// backoff until ctx ends, never taken for "none".
 func (c *checkpointer) anyFound(ctx context.Context, keys []shared.CheckpointKey) (bool, error) {
 	c.mu.Lock()
-	for _, k := range keys {
-		if _, ok := c.latest[k]; ok {
+	for _, key := range keys {
+		if k := c.keys[key]; k != nil && k.has {
 			c.mu.Unlock()
 			return true, nil
 		}
 	}
 	c.mu.Unlock()
-	for attempt := 1; ; attempt++ {
-		found, err := c.anyFoundOnce(ctx, keys)
-		if err == nil {
-			return found, nil
-		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if errors.Is(err, ErrRestartBudgetExhausted) || errors.Is(err, ErrPluginConfig) {
-			return false, err
-		}
-		d := checkpointBackoff(attempt)
-		c.log.Warn("checkpoint read failed; the stream waits and retries (it never starts on a failed read)",
-			"stream", keys[0].Stream, "attempt", attempt, "retry_in", d, "error", err)
-		if err := sleepCtx(ctx, d); err != nil {
-			return false, err
-		}
-	}
-}
-
-func (c *checkpointer) anyFoundOnce(ctx context.Context, keys []shared.CheckpointKey) (bool, error) {
-	inst, cl, release, err := c.client(ctx)
+	res, err := c.read(ctx, keys)
 	if err != nil {
 		return false, err
 	}
-	defer release()
-	cctx, cancel := context.WithTimeout(ctx, c.proc.block().CallTimeout)
-	defer cancel()
-	res, err := cl.Get(cctx, keys)
-	if err != nil {
-		if errors.Is(err, shared.ErrPluginGone) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil) {
-			c.proc.fail(inst, err)
-		}
-		return false, err
-	}
-	c.proc.healthy(inst)
 	for _, r := range res {
-		if r.Err != nil {
-			return false, r.Err
-		}
 		if r.Found {
 			return true, nil
 		}
