@@ -282,6 +282,13 @@ func TestReplayNotADeadLetterFile(t *testing.T) {
 // the fix the panic failed the whole batch at its first record, so good
 // records were dead-lettered one by one until the bad one came first.
 func TestPanicDeadLettersOnlyThatRecord(t *testing.T) {
+	t.Run("EachRecord", func(t *testing.T) { panicDeadLetters(t, "panic_data", "cannot handle poison") })
+	// A batch Handler that panics cannot name the record: the host splits
+	// the batch until the poison record is alone.
+	t.Run("batch Handler", func(t *testing.T) { panicDeadLetters(t, "batch_panic_data", "batch holds poison") })
+}
+
+func panicDeadLetters(t *testing.T, cfgKey, panicText string) {
 	f := kinesisfake.New()
 	if err := f.CreateStream("s", 1); err != nil {
 		t.Fatal(err)
@@ -302,7 +309,7 @@ func TestPanicDeadLettersOnlyThatRecord(t *testing.T) {
 	dir := t.TempDir()
 	out, dlq := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "dead", "dlq.jsonl")
 	cfg := baddayConfig(t, dir, fmt.Sprintf("on_failure = \"dead_letter\"\n  max_attempts = 2\n  retry_backoff = \"10ms\"\n  dead_letter { file = %q }", dlq),
-		fmt.Sprintf("out = %q\n    panic_data = \"poison\"", out))
+		fmt.Sprintf("out = %q\n    %s = \"poison\"", out, cfgKey))
 	buf := &syncBuf{}
 	h, err := host.New(cfg, host.Options{Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: buf}), Kinesis: f, StatsInterval: -1})
 	if err != nil {
@@ -341,7 +348,7 @@ func TestPanicDeadLettersOnlyThatRecord(t *testing.T) {
 	if len(letters) != 1 || letters[0]["sequence_number"] != seqs[6] {
 		t.Fatalf("dead letters %v: want exactly the panicking record %s", letters, seqs[6])
 	}
-	if letters[0]["error_code"] != "handler" || !strings.Contains(letters[0]["error"].(string), "cannot handle poison") || !strings.Contains(letters[0]["error"].(string), "main.go:") {
+	if letters[0]["error_code"] != "handler" || !strings.Contains(letters[0]["error"].(string), panicText) || !strings.Contains(letters[0]["error"].(string), "main.go:") {
 		t.Fatalf("dead letter error %v %q: want code handler with the panic value and where it happened", letters[0]["error_code"], letters[0]["error"])
 	}
 	got := map[string]bool{}

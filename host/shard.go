@@ -344,6 +344,10 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 	proc := w.s.handler
 	failures := 0   // consecutive failed deliveries of batch[done]
 	noProgress := 0 // consecutive answers that acknowledged nothing and failed nothing
+	// window caps the records sent per call: a batch failed without a
+	// record named (CodeBatchFailed) is split in halves until the failing
+	// record is alone, so the failure policy never lands on a good record.
+	window := len(batch)
 	retry, cancel := w.retryContext(fetch, ctx)
 	defer cancel()
 	for attempt := 1; done < len(batch); attempt++ {
@@ -371,7 +375,7 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 			}
 			return done, false, fmt.Errorf("stream %s: handler %q: %w", w.s.cfg.Name, proc.block().Name, err)
 		}
-		rest := batch[done:]
+		rest := batch[done:min(done+window, len(batch))]
 		req := &shared.BatchRequest{Stream: w.s.cfg.Name, ShardID: w.id, Records: rest, MillisBehindLatest: behind, Attempt: attempt}
 		cctx, cancel := context.WithTimeout(ctx, proc.block().CallTimeout)
 		t0 := time.Now()
@@ -403,6 +407,12 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		if out.invalid {
 			return done, false, fmt.Errorf("%w: stream %s shard %s: %v", ErrHandlerFailed, w.s.cfg.Name, w.id, shared.FromWire(out.fail))
 		}
+		if out.fail != nil && out.fail.Code == shared.CodeBatchFailed && len(rest)-out.done > 1 {
+			window = (len(rest) - out.done) / 2
+			w.log.Warn("handler failed the batch without naming a record; delivering a smaller part on its own to find the record at fault",
+				"records", len(rest)-out.done, "next", window, "error", out.fail.Error())
+			continue
+		}
 		if out.fail != nil {
 			if out.done > 0 {
 				failures = 0 // a different record is failing now
@@ -420,6 +430,9 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 			continue // deliver the failing record again
 		}
 		failures = 0
+		if out.done == len(rest) {
+			window = len(batch) // this part is done: the rest goes whole again
+		}
 		if out.stop {
 			w.log.Info("handler asked to stop the scan (StopScan)", "after", rest[max(out.done-1, 0)].SequenceNumber)
 			return done, true, nil

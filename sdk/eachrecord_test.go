@@ -110,8 +110,8 @@ func (h *batchPanic) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchRes
 
 // TestBatchHandlerPanicIsABatchError: a Handler (not EachRecord) that
 // panics does not crash the plugin: the batch comes back unacknowledged
-// with a handler error saying what panicked, where, and that the record is
-// unknown; a concurrent and a later call on the same plugin are served.
+// with a batch error (code batch_failed: the host splits the batch to find
+// the record) saying what panicked and where; a concurrent and a later call on the same plugin are served.
 func TestBatchHandlerPanicIsABatchError(t *testing.T) {
 	h := &batchPanic{}
 	c := sdk.TestHandler(t, h)
@@ -141,11 +141,11 @@ func TestBatchHandlerPanicIsABatchError(t *testing.T) {
 			}
 			continue
 		}
-		if got.Acked != 0 || got.CheckpointTo != 0 || !errors.Is(got.Error, sdk.ErrHandler) {
-			t.Fatalf("call %d: %+v, want nothing acknowledged and a handler error", i, got)
+		if got.Acked != 0 || got.CheckpointTo != 0 || !errors.Is(got.Error, sdk.ErrBatchFailed) {
+			t.Fatalf("call %d: %+v, want nothing acknowledged and a batch error (the host bisects it)", i, got)
 		}
 		msg := got.Error.Error()
-		for _, want := range []string{"HandleBatch panicked", "batch went wrong", fmt.Sprintf("shard-%d", i), "starting at 100", "sdk/eachrecord_test.go:", "EachRecord"} {
+		for _, want := range []string{"HandleBatch panicked", "batch went wrong", fmt.Sprintf("shard-%d", i), "starting at 100", "sdk/eachrecord_test.go:", "splits the batch"} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("error %q does not contain %q", msg, want)
 			}

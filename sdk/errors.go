@@ -20,6 +20,10 @@ var (
 	ErrInvalidConfig = &Error{Code: shared.CodeInvalidConfig}
 	// ErrHandler: a handler returned ScanStatus.Error.
 	ErrHandler = &Error{Code: shared.CodeHandler}
+	// ErrBatchFailed: a batch Handler failed the batch without saying which
+	// record is at fault (it panicked outside EachRecord); the host splits
+	// the batch until the failing record is alone.
+	ErrBatchFailed = &Error{Code: shared.CodeBatchFailed}
 	// ErrUnavailable: a backend is unreachable or failed transiently; the
 	// host retries with backoff. Create one with Unavailable.
 	ErrUnavailable = &Error{Code: shared.CodeUnavailable}

@@ -136,15 +136,19 @@ func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchReques
 // batchPanicError is the answer to a batch whose Handler panicked outside
 // EachRecord. The plugin keeps serving (other shards' calls are unharmed)
 // and nothing of the batch is acknowledged. The handler did not say which
-// record failed, so the failure belongs to the batch's first record, as
-// with any error returned with Acked = 0; the message says so.
+// record failed, so the error has code CodeBatchFailed: the host splits
+// the batch until the record at fault is alone.
 func batchPanicError(req *shared.BatchRequest, v any) *shared.Error {
 	first := "none"
 	if len(req.Records) > 0 {
 		first = req.Records[0].SequenceNumber
 	}
-	return panicError(fmt.Sprintf("HandleBatch panicked on a batch of %d record(s) of shard %s starting at %s (a batch panic cannot say which record failed; use sdk.EachRecord to fail only the record at fault)",
+	e := panicError(fmt.Sprintf("HandleBatch panicked on a batch of %d record(s) of shard %s starting at %s (a batch panic cannot say which record failed: the host splits the batch to find it; sdk.EachRecord fails the record at fault directly)",
 		len(req.Records), req.ShardID, first), v)
+	if len(req.Records) > 1 {
+		e.Code = shared.CodeBatchFailed
+	}
+	return e
 }
 
 func (a *handlerServer) Lifecycle(ctx context.Context, req *shared.LifecycleRequest) *shared.Error {

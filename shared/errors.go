@@ -21,6 +21,13 @@ const (
 	// CodeHandler: the handler returned ScanStatus.Error for a record. The
 	// scan stops and the record is not checkpointed.
 	CodeHandler Code = "handler"
+	// CodeBatchFailed: the handler failed a batch without saying which
+	// record is at fault (a batch Handler panicked). The host splits the
+	// batch and delivers its halves on their own until the failing record
+	// is alone, so the failure policy (skip, dead_letter) applies to that
+	// record and never to a good one. A host that does not know the code
+	// treats it as a failure of the batch's first record.
+	CodeBatchFailed Code = "batch_failed"
 	// CodeUnavailable: a backend (database, cache) could not be reached or
 	// failed transiently. Always retryable.
 	CodeUnavailable Code = "unavailable"

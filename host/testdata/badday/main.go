@@ -6,6 +6,7 @@
 //	  out        = "deliveries.jsonl"  # one line per acknowledged record
 //	  calls_out  = "calls.jsonl"       # one line per HandleBatch call
 //	  panic_data = "poison"            # EachRecord panics on a record with this data
+//	  batch_panic_data = "poison"      # HandleBatch itself panics on a batch holding it
 //	  decline    = 2                   # the first 2 calls of the process acknowledge
 //	                                   # nothing and report no error (-1: every call)
 //	}
@@ -24,7 +25,10 @@ type badday struct {
 	Out       string `json:"out"`
 	CallsOut  string `json:"calls_out"`
 	PanicData string `json:"panic_data"`
-	Decline   int    `json:"decline"`
+	// BatchPanic: the batch handler panics, outside EachRecord, on any
+	// batch holding a record with this data.
+	BatchPanic string `json:"batch_panic_data"`
+	Decline    int    `json:"decline"`
 
 	mu    sync.Mutex
 	calls int
@@ -63,6 +67,11 @@ func (h *badday) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult 
 	appendLine(h.CallsOut, map[string]any{"call": n, "shard": b.ShardID, "records": len(b.Records), "first": b.Records[0].SequenceNumber, "attempt": b.Attempt, "declined": declined})
 	if declined {
 		return sdk.BatchResult{}
+	}
+	for _, r := range b.Records {
+		if h.BatchPanic != "" && string(r.Data) == h.BatchPanic {
+			panic("batch holds " + string(r.Data))
+		}
 	}
 	return sdk.EachRecord(ctx, b, func(ctx context.Context, r *sdk.Record) sdk.ScanStatus {
 		if h.PanicData != "" && string(r.Data) == h.PanicData {
