@@ -275,29 +275,88 @@ func TestSigtermMidStreamNoGap(t *testing.T) {
 // go on delivering the rest of a GetRecords page it already holds (up to
 // max_records = 10,000 records a shard), which with a slow handler turns a
 // prompt stop into a long one.
+//
+// "In flight" and "after the signal" are decided by events, not by the
+// test's clock: after 2000 deliveries the recorder holds the next batch of
+// every shard (gate_after) until the test releases it, and the test
+// releases it only once the host has logged that it is draining. So each
+// shard has exactly one batch in flight when the drain starts, and every
+// batch that begins after the release is one the host started while
+// draining (the recorder marks its lines "after").
 func TestSigtermDrainsOnlyInFlightBatches(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
 	const batch = 50
-	h := e.startHost(e.writeConfig("run", runConfig{
-		out:      out,
-		recorder: map[string]string{"delay": "20ms"},
-		stream:   fmt.Sprintf("  batch_max_records = %d\n", batch), // max_records: the default, 10000
-	}))
+	h := e.startHost(e.svWriteConfig("run", svOneStream(
+		fmt.Sprintf("  batch_max_records = %d\n", batch), // max_records: the default, 10000
+		"", map[string]any{"out": out, "gate_after": 2000},
+	)))
 	d := newDeliveries(t, out)
-	waitFor(t, time.Minute, h, "2000 deliveries", func() bool { d.poll(); return d.distinct() >= 2000 })
-	atSignal := d.distinct()
-	drain := h.stop(30 * time.Second)
+	waitFor(t, 2*time.Minute, h, "a batch of every shard held at the recorder's gate", func() bool {
+		for _, sh := range e.shards {
+			if !svExists(out + ".gated-" + sh) {
+				return false
+			}
+		}
+		return true
+	})
 	d.poll()
-	extra := d.distinct() - atSignal
-	t.Logf("SIGTERM after %d deliveries: exit 0 after %s; %d more records delivered after the signal (of %d)",
-		atSignal, drain.Round(time.Millisecond), extra, len(recs))
-	// In flight: one batch per shard; allow two more for the polling lag.
-	if limit := len(e.shards) * batch * 3; extra > limit {
-		t.Errorf("%d records were delivered after SIGTERM, want at most %d: draining delivers the rest of each fetched page, not just the in-flight batch", extra, limit)
+	atSignal := len(d.all)
+	t0 := time.Now()
+	h.signal(syscall.SIGTERM)
+	h.svWaitLog(time.Minute, "draining: no more fetching")
+	if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if code := h.wait(time.Minute); code != 0 {
+		t.Fatalf("kinesis-host exited with %d after SIGTERM, want 0", code)
+	}
+	drain := h.exitedAt.Sub(t0)
+	d.poll()
 	checkOrder(t, d.all)
+
+	held, after := map[string]int{}, map[string]int{}
+	maxSeq := map[string]string{}
+	for i, dl := range d.all {
+		switch {
+		case dl.Gate == "held":
+			held[dl.Shard]++
+		case dl.Gate == "after":
+			after[dl.Shard]++
+		case i >= atSignal:
+			t.Errorf("shard %s seq %s: a delivery of a batch that began before the gate was written after every shard was held", dl.Shard, dl.Seq)
+		}
+		if sdk.CompareSequence(dl.Seq, maxSeq[dl.Shard]) > 0 {
+			maxSeq[dl.Shard] = dl.Seq
+		}
+	}
+	extra := 0
+	for _, sh := range e.shards {
+		extra += after[sh]
+		// The batch in flight when the drain began finishes.
+		if held[sh] == 0 || held[sh] > batch {
+			t.Errorf("shard %s: %d records of the batch in flight at SIGTERM were delivered, want 1..%d (the whole in-flight batch)", sh, held[sh], batch)
+		}
+		// No batch begins after the drain began. One is tolerated: the
+		// host logs "draining" just before it stops fetching, so a batch
+		// may begin in between. Not draining would deliver the rest of
+		// the fetched page: thousands of records a shard.
+		if after[sh] > batch {
+			t.Errorf("shard %s: %d records were delivered in batches that began after the host started draining, want at most one batch (%d): draining delivers the rest of each fetched page, not just the in-flight batch", sh, after[sh], batch)
+		}
+	}
+	t.Logf("SIGTERM with one batch of every shard in flight (%d deliveries before): exit 0 after %s; in-flight batches delivered %v records; batches begun after the drain started delivered %d records (of %d)",
+		atSignal, drain.Round(time.Millisecond), held, extra, len(recs))
+	if d.distinct() >= len(recs) {
+		t.Errorf("all %d records were delivered: the drain did not stop at the in-flight batches", len(recs))
+	}
+	if strings.Contains(h.log(), "shutdown_timeout reached") {
+		t.Errorf("the drain ran into shutdown_timeout; in-flight batches should have finished")
+	}
+	// The drain stored the checkpoint of everything acknowledged: each
+	// shard's checkpoint is its last delivered record.
+	e.checkCheckpointsAtEnd(maxSeq)
 }
 
 // TestScanStatus checks StopScan, SkipCheckpoint and Error end to end.

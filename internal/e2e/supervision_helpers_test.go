@@ -62,6 +62,12 @@ func svHCLValue(v any) string {
 		return fmt.Sprintf("%t", x)
 	case int:
 		return fmt.Sprintf("%d", x)
+	case []int:
+		q := make([]string, len(x))
+		for i, n := range x {
+			q[i] = fmt.Sprintf("%d", n)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
 	case []string:
 		q := make([]string, len(x))
 		for i, s := range x {
@@ -541,4 +547,36 @@ func svStats(ds []time.Duration) string {
 func svExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// svStamp is one "<pid> <unix nanos>" line the recorder wrote (process
+// starts, self-kills).
+type svStamp struct {
+	pid int
+	at  time.Time
+}
+
+// svReadStamps reads a file of svStamp lines; a missing file is empty.
+func svReadStamps(t testing.TB, path string) []svStamp {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []svStamp
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var pid int
+		var ns int64
+		if _, err := fmt.Sscanf(line, "%d %d", &pid, &ns); err != nil {
+			t.Fatalf("%s: bad line %q: %v", path, line, err)
+		}
+		out = append(out, svStamp{pid: pid, at: time.Unix(0, ns)})
+	}
+	return out
 }
