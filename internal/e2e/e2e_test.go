@@ -221,21 +221,19 @@ func TestSigtermMidStreamNoGap(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out1 := filepath.Join(e.dir, "deliveries-1.jsonl")
-	// About 2 s of work per shard: 100 batches of 50 at 20 ms each. Pages
-	// of 200 records, so that what is fetched but not yet delivered when
-	// the signal comes is small (see TestSigtermDrainsOnlyInFlightBatches).
-	h1 := e.startHost(e.writeConfig("run1", runConfig{
-		out:      out1,
-		recorder: map[string]string{"delay": "20ms"},
-		stream:   "  batch_max_records = 50\n  max_records = 200\n",
-	}))
+	// SIGTERM comes while a batch of every shard is in flight, after 2000
+	// deliveries (the recorder holds the next batches until the host is
+	// draining), with pages of 200 records: some of a fetched page is
+	// neither delivered nor acknowledged.
+	h1 := e.startHost(e.svWriteConfig("run1", svOneStream(
+		"  batch_max_records = 50\n  max_records = 200\n", "",
+		map[string]any{"out": out1, "gate_after": 2000},
+	)))
 	d1 := newDeliveries(t, out1)
-	waitFor(t, time.Minute, h1, "2000 deliveries", func() bool { d1.poll(); return d1.distinct() >= 2000 })
-	atSignal := d1.distinct()
-	drain := h1.stop(5 * time.Second)
+	drain := e.svStopAtGate(h1, out1)
 	d1.poll()
-	t.Logf("SIGTERM after %d deliveries: exit 0 after %s; %d records delivered by then",
-		atSignal, drain.Round(time.Millisecond), d1.distinct())
+	t.Logf("SIGTERM with a batch of every shard in flight: exit 0 after %s; %d records delivered by then",
+		drain.Round(time.Millisecond), d1.distinct())
 	if d1.distinct() >= len(recs) {
 		t.Fatalf("the first run delivered all %d records: SIGTERM did not land mid-stream", len(recs))
 	}
@@ -293,6 +291,8 @@ func TestSigtermDrainsOnlyInFlightBatches(t *testing.T) {
 		"", map[string]any{"out": out, "gate_after": 2000},
 	)))
 	d := newDeliveries(t, out)
+	// Every line so far is in the file once every shard is held: each
+	// shard's previous batch was answered before its held one began.
 	waitFor(t, 2*time.Minute, h, "a batch of every shard held at the recorder's gate", func() bool {
 		for _, sh := range e.shards {
 			if !svExists(out + ".gated-" + sh) {
@@ -303,16 +303,7 @@ func TestSigtermDrainsOnlyInFlightBatches(t *testing.T) {
 	})
 	d.poll()
 	atSignal := len(d.all)
-	t0 := time.Now()
-	h.signal(syscall.SIGTERM)
-	h.svWaitLog(time.Minute, "draining: no more fetching")
-	if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if code := h.wait(time.Minute); code != 0 {
-		t.Fatalf("kinesis-host exited with %d after SIGTERM, want 0", code)
-	}
-	drain := h.exitedAt.Sub(t0)
+	drain := e.svStopAtGate(h, out)
 	d.poll()
 	checkOrder(t, d.all)
 

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -579,4 +580,30 @@ func svReadStamps(t testing.TB, path string) []svStamp {
 		out = append(out, svStamp{pid: pid, at: time.Unix(0, ns)})
 	}
 	return out
+}
+
+// svStopAtGate stops a host whose recorder runs with gate_after: once a
+// batch of every shard is held at the gate (in flight), it sends SIGTERM,
+// waits until the host says it is draining, releases the gate and waits
+// for exit 0. It returns the time from the signal to the exit.
+func (e *env) svStopAtGate(h *hostProc, out string) time.Duration {
+	e.t.Helper()
+	waitFor(e.t, 2*time.Minute, h, "a batch of every shard held at the recorder's gate", func() bool {
+		for _, sh := range e.shards {
+			if !svExists(out + ".gated-" + sh) {
+				return false
+			}
+		}
+		return true
+	})
+	t0 := time.Now()
+	h.signal(syscall.SIGTERM)
+	h.svWaitLog(time.Minute, "draining: no more fetching")
+	if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if code := h.wait(time.Minute); code != 0 {
+		e.t.Fatalf("kinesis-host exited with %d after SIGTERM, want 0", code)
+	}
+	return h.exitedAt.Sub(t0)
 }
