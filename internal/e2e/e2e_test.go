@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,40 +109,55 @@ func TestRestartDeliversOnlyNew(t *testing.T) {
 // TestKillPluginMidStream SIGKILLs the handler plugin four times while
 // records flow: the host must stay up, restart the plugin, and in the end
 // every record is delivered, in order per shard (first deliveries).
+//
+// The kills are placed by events: each recorder process, after 2000
+// deliveries of its own, holds its next batches (gate_after) and names
+// itself in <out>.gated-<shard>; the test kills that process while it has
+// a batch in flight. After the last kill the gate is opened for good.
 func TestKillPluginMidStream(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
-	// 5,000 records per shard in batches of 20 with 10 ms per batch: about
-	// 3 s of work without faults, so the kills land mid-stream.
-	cfg := e.writeConfig("config", runConfig{
-		out:      out,
-		recorder: map[string]string{"delay": "10ms"},
-		stream:   "  batch_max_records = 20\n",
-	})
+	cfg := e.svWriteConfig("config", svOneStream("  batch_max_records = 20\n", "",
+		map[string]any{"out": out, "gate_after": 2000}))
 	h := e.startHost(cfg)
 	d := newDeliveries(t, out)
-	waitFor(t, time.Minute, h, "the first delivery", func() bool { return d.poll() > 0 })
 
 	const kills = 4
 	var backs, respawns []time.Duration
+	killed := map[int]bool{}
 	for k := 1; k <= kills; k++ {
-		time.Sleep(300 * time.Millisecond) // let it work a little
+		var pid int
+		waitFor(t, 2*time.Minute, h, fmt.Sprintf("a recorder process holding a batch before kill %d", k), func() bool {
+			for _, sh := range e.shards {
+				b, _ := os.ReadFile(out + ".gated-" + sh)
+				if p, err := strconv.Atoi(string(b)); err == nil && !killed[p] {
+					pid = p
+					return true
+				}
+			}
+			return false
+		})
+		if p := recorderPID(h.pid()); p != pid {
+			t.Fatalf("kill %d: the recorder holding a batch is process %d, but the host's recorder child is %d", k, pid, p)
+		}
 		d.poll()
 		if d.distinct() >= len(recs) {
-			t.Fatalf("all records were delivered before kill %d: the workload is too short to test crashes", k)
-		}
-		pid := recorderPID(h.pid())
-		if pid == 0 {
-			t.Fatalf("kill %d: no kinesis-handler-recorder child of the host (pid %d)", k, h.pid())
+			t.Fatalf("all records were delivered before kill %d", k)
 		}
 		before := len(d.all)
 		t0 := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill %d: %v", k, err)
 		}
+		killed[pid] = true
+		if k == kills {
+			if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var respawn time.Duration
-		waitFor(t, 30*time.Second, h, fmt.Sprintf("a delivery after kill %d", k), func() bool {
+		waitFor(t, time.Minute, h, fmt.Sprintf("a delivery after kill %d", k), func() bool {
 			if respawn == 0 {
 				if p := recorderPID(h.pid()); p != 0 && p != pid {
 					respawn = time.Since(t0)
@@ -158,7 +174,7 @@ func TestKillPluginMidStream(t *testing.T) {
 		var back time.Duration
 		for _, dl := range d.all[before:] {
 			if dl.PID != pid {
-				back = dl.seen.Sub(t0)
+				back = time.Unix(0, dl.At).Sub(t0)
 				break
 			}
 		}
@@ -168,11 +184,11 @@ func TestKillPluginMidStream(t *testing.T) {
 			t.Fatalf("kinesis-host exited after kill %d", k)
 		}
 	}
-	d.waitAll(2*time.Minute, h, recs)
+	d.waitAll(5*time.Minute, h, recs)
 	if h.exited() {
 		t.Fatal("kinesis-host exited")
 	}
-	h.stop(15 * time.Second)
+	h.stop(time.Minute) // shutdown_timeout (30s) bounds the drain
 	d.poll()
 
 	checkComplete(t, recs, d.all)

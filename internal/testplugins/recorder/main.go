@@ -19,7 +19,7 @@
 //
 //	  gate_after = 2000   # once this process has recorded that many deliveries, every
 //	                      # batch waits, before it is handled, until the file <out>.release
-//	                      # exists; a waiting batch first creates <out>.gated-<shard>.
+//	                      # exists; a waiting batch first writes its pid to <out>.gated-<shard>.
 //	                      # Lines of a batch that waited carry "gate":"held", lines of a
 //	                      # batch that began after the release "gate":"after"
 //	  kill_at = [900, 4000]  # SIGKILL itself once the deliveries file holds at least that
@@ -208,7 +208,7 @@ func (r *recorder) gate(ctx context.Context, shard string) string {
 	if exists(release) {
 		return "after"
 	}
-	_ = os.WriteFile(r.Out+".gated-"+shard, nil, 0o644)
+	_ = os.WriteFile(r.Out+".gated-"+shard, []byte(strconv.Itoa(os.Getpid())), 0o644)
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for !exists(release) {
