@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,40 +109,55 @@ func TestRestartDeliversOnlyNew(t *testing.T) {
 // TestKillPluginMidStream SIGKILLs the handler plugin four times while
 // records flow: the host must stay up, restart the plugin, and in the end
 // every record is delivered, in order per shard (first deliveries).
+//
+// The kills are placed by events: each recorder process, after 2000
+// deliveries of its own, holds its next batches (gate_after) and names
+// itself in <out>.gated-<shard>; the test kills that process while it has
+// a batch in flight. After the last kill the gate is opened for good.
 func TestKillPluginMidStream(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
-	// 5,000 records per shard in batches of 20 with 10 ms per batch: about
-	// 3 s of work without faults, so the kills land mid-stream.
-	cfg := e.writeConfig("config", runConfig{
-		out:      out,
-		recorder: map[string]string{"delay": "10ms"},
-		stream:   "  batch_max_records = 20\n",
-	})
+	cfg := e.svWriteConfig("config", svOneStream("  batch_max_records = 20\n", "",
+		map[string]any{"out": out, "gate_after": 2000}))
 	h := e.startHost(cfg)
 	d := newDeliveries(t, out)
-	waitFor(t, time.Minute, h, "the first delivery", func() bool { return d.poll() > 0 })
 
 	const kills = 4
 	var backs, respawns []time.Duration
+	killed := map[int]bool{}
 	for k := 1; k <= kills; k++ {
-		time.Sleep(300 * time.Millisecond) // let it work a little
+		var pid int
+		waitFor(t, 2*time.Minute, h, fmt.Sprintf("a recorder process holding a batch before kill %d", k), func() bool {
+			for _, sh := range e.shards {
+				b, _ := os.ReadFile(out + ".gated-" + sh)
+				if p, err := strconv.Atoi(string(b)); err == nil && !killed[p] {
+					pid = p
+					return true
+				}
+			}
+			return false
+		})
+		if p := recorderPID(h.pid()); p != pid {
+			t.Fatalf("kill %d: the recorder holding a batch is process %d, but the host's recorder child is %d", k, pid, p)
+		}
 		d.poll()
 		if d.distinct() >= len(recs) {
-			t.Fatalf("all records were delivered before kill %d: the workload is too short to test crashes", k)
-		}
-		pid := recorderPID(h.pid())
-		if pid == 0 {
-			t.Fatalf("kill %d: no kinesis-handler-recorder child of the host (pid %d)", k, h.pid())
+			t.Fatalf("all records were delivered before kill %d", k)
 		}
 		before := len(d.all)
 		t0 := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill %d: %v", k, err)
 		}
+		killed[pid] = true
+		if k == kills {
+			if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 		var respawn time.Duration
-		waitFor(t, 30*time.Second, h, fmt.Sprintf("a delivery after kill %d", k), func() bool {
+		waitFor(t, time.Minute, h, fmt.Sprintf("a delivery after kill %d", k), func() bool {
 			if respawn == 0 {
 				if p := recorderPID(h.pid()); p != 0 && p != pid {
 					respawn = time.Since(t0)
@@ -158,7 +174,7 @@ func TestKillPluginMidStream(t *testing.T) {
 		var back time.Duration
 		for _, dl := range d.all[before:] {
 			if dl.PID != pid {
-				back = dl.seen.Sub(t0)
+				back = time.Unix(0, dl.At).Sub(t0)
 				break
 			}
 		}
@@ -168,11 +184,11 @@ func TestKillPluginMidStream(t *testing.T) {
 			t.Fatalf("kinesis-host exited after kill %d", k)
 		}
 	}
-	d.waitAll(2*time.Minute, h, recs)
+	d.waitAll(5*time.Minute, h, recs)
 	if h.exited() {
 		t.Fatal("kinesis-host exited")
 	}
-	h.stop(15 * time.Second)
+	h.stop(time.Minute) // shutdown_timeout (30s) bounds the drain
 	d.poll()
 
 	checkComplete(t, recs, d.all)
@@ -221,21 +237,19 @@ func TestSigtermMidStreamNoGap(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out1 := filepath.Join(e.dir, "deliveries-1.jsonl")
-	// About 2 s of work per shard: 100 batches of 50 at 20 ms each. Pages
-	// of 200 records, so that what is fetched but not yet delivered when
-	// the signal comes is small (see TestSigtermDrainsOnlyInFlightBatches).
-	h1 := e.startHost(e.writeConfig("run1", runConfig{
-		out:      out1,
-		recorder: map[string]string{"delay": "20ms"},
-		stream:   "  batch_max_records = 50\n  max_records = 200\n",
-	}))
+	// SIGTERM comes while a batch of every shard is in flight, after 2000
+	// deliveries (the recorder holds the next batches until the host is
+	// draining), with pages of 200 records: some of a fetched page is
+	// neither delivered nor acknowledged.
+	h1 := e.startHost(e.svWriteConfig("run1", svOneStream(
+		"  batch_max_records = 50\n  max_records = 200\n", "",
+		map[string]any{"out": out1, "gate_after": 2000},
+	)))
 	d1 := newDeliveries(t, out1)
-	waitFor(t, time.Minute, h1, "2000 deliveries", func() bool { d1.poll(); return d1.distinct() >= 2000 })
-	atSignal := d1.distinct()
-	drain := h1.stop(5 * time.Second)
+	drain := e.svStopAtGate(h1, out1)
 	d1.poll()
-	t.Logf("SIGTERM after %d deliveries: exit 0 after %s; %d records delivered by then",
-		atSignal, drain.Round(time.Millisecond), d1.distinct())
+	t.Logf("SIGTERM with a batch of every shard in flight: exit 0 after %s; %d records delivered by then",
+		drain.Round(time.Millisecond), d1.distinct())
 	if d1.distinct() >= len(recs) {
 		t.Fatalf("the first run delivered all %d records: SIGTERM did not land mid-stream", len(recs))
 	}
@@ -275,29 +289,81 @@ func TestSigtermMidStreamNoGap(t *testing.T) {
 // go on delivering the rest of a GetRecords page it already holds (up to
 // max_records = 10,000 records a shard), which with a slow handler turns a
 // prompt stop into a long one.
+//
+// "In flight" and "after the signal" are decided by events, not by the
+// test's clock: after 2000 deliveries the recorder holds the next batch of
+// every shard (gate_after) until the test releases it, and the test
+// releases it only once the host has logged that it is draining. So each
+// shard has exactly one batch in flight when the drain starts, and every
+// batch that begins after the release is one the host started while
+// draining (the recorder marks its lines "after").
 func TestSigtermDrainsOnlyInFlightBatches(t *testing.T) {
 	e := newEnv(t, 4)
 	recs := e.put(0, 20000)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
 	const batch = 50
-	h := e.startHost(e.writeConfig("run", runConfig{
-		out:      out,
-		recorder: map[string]string{"delay": "20ms"},
-		stream:   fmt.Sprintf("  batch_max_records = %d\n", batch), // max_records: the default, 10000
-	}))
+	h := e.startHost(e.svWriteConfig("run", svOneStream(
+		fmt.Sprintf("  batch_max_records = %d\n", batch), // max_records: the default, 10000
+		"", map[string]any{"out": out, "gate_after": 2000},
+	)))
 	d := newDeliveries(t, out)
-	waitFor(t, time.Minute, h, "2000 deliveries", func() bool { d.poll(); return d.distinct() >= 2000 })
-	atSignal := d.distinct()
-	drain := h.stop(30 * time.Second)
+	// Every line so far is in the file once every shard is held: each
+	// shard's previous batch was answered before its held one began.
+	waitFor(t, 2*time.Minute, h, "a batch of every shard held at the recorder's gate", func() bool {
+		for _, sh := range e.shards {
+			if !svExists(out + ".gated-" + sh) {
+				return false
+			}
+		}
+		return true
+	})
 	d.poll()
-	extra := d.distinct() - atSignal
-	t.Logf("SIGTERM after %d deliveries: exit 0 after %s; %d more records delivered after the signal (of %d)",
-		atSignal, drain.Round(time.Millisecond), extra, len(recs))
-	// In flight: one batch per shard; allow two more for the polling lag.
-	if limit := len(e.shards) * batch * 3; extra > limit {
-		t.Errorf("%d records were delivered after SIGTERM, want at most %d: draining delivers the rest of each fetched page, not just the in-flight batch", extra, limit)
-	}
+	atSignal := len(d.all)
+	drain := e.svStopAtGate(h, out)
+	d.poll()
 	checkOrder(t, d.all)
+
+	held, after := map[string]int{}, map[string]int{}
+	maxSeq := map[string]string{}
+	for i, dl := range d.all {
+		switch {
+		case dl.Gate == "held":
+			held[dl.Shard]++
+		case dl.Gate == "after":
+			after[dl.Shard]++
+		case i >= atSignal:
+			t.Errorf("shard %s seq %s: a delivery of a batch that began before the gate was written after every shard was held", dl.Shard, dl.Seq)
+		}
+		if sdk.CompareSequence(dl.Seq, maxSeq[dl.Shard]) > 0 {
+			maxSeq[dl.Shard] = dl.Seq
+		}
+	}
+	extra := 0
+	for _, sh := range e.shards {
+		extra += after[sh]
+		// The batch in flight when the drain began finishes.
+		if held[sh] == 0 || held[sh] > batch {
+			t.Errorf("shard %s: %d records of the batch in flight at SIGTERM were delivered, want 1..%d (the whole in-flight batch)", sh, held[sh], batch)
+		}
+		// No batch begins after the drain began. One is tolerated: the
+		// host logs "draining" just before it stops fetching, so a batch
+		// may begin in between. Not draining would deliver the rest of
+		// the fetched page: thousands of records a shard.
+		if after[sh] > batch {
+			t.Errorf("shard %s: %d records were delivered in batches that began after the host started draining, want at most one batch (%d): draining delivers the rest of each fetched page, not just the in-flight batch", sh, after[sh], batch)
+		}
+	}
+	t.Logf("SIGTERM with one batch of every shard in flight (%d deliveries before): exit 0 after %s; in-flight batches delivered %v records; batches begun after the drain started delivered %d records (of %d)",
+		atSignal, drain.Round(time.Millisecond), held, extra, len(recs))
+	if d.distinct() >= len(recs) {
+		t.Errorf("all %d records were delivered: the drain did not stop at the in-flight batches", len(recs))
+	}
+	if strings.Contains(h.log(), "shutdown_timeout reached") {
+		t.Errorf("the drain ran into shutdown_timeout; in-flight batches should have finished")
+	}
+	// The drain stored the checkpoint of everything acknowledged: each
+	// shard's checkpoint is its last delivered record.
+	e.checkCheckpointsAtEnd(maxSeq)
 }
 
 // TestScanStatus checks StopScan, SkipCheckpoint and Error end to end.

@@ -160,7 +160,10 @@ func recordData(n int) string {
 // order with the shard and sequence number Kinesis assigned.
 func (e *env) put(from, count int) []*rec {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// A bound against a wedged emulator, not a speed requirement: on a
+	// busy machine kinesalite takes 50,000 records at a few hundred a
+	// second.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	recs := make([]*rec, count)
 	for i := range recs {
@@ -426,6 +429,8 @@ type delivery struct {
 	Key     string `json:"key"`
 	Attempt int    `json:"attempt"`
 	PID     int    `json:"pid"`
+	At      int64  `json:"at"`   // Unix nanoseconds when the recorder wrote it
+	Gate    string `json:"gate"` // recorder gate_after: "held" or "after"
 	seen    time.Time
 }
 

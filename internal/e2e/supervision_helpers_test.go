@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,12 @@ func svHCLValue(v any) string {
 		return fmt.Sprintf("%t", x)
 	case int:
 		return fmt.Sprintf("%d", x)
+	case []int:
+		q := make([]string, len(x))
+		for i, n := range x {
+			q[i] = fmt.Sprintf("%d", n)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
 	case []string:
 		q := make([]string, len(x))
 		for i, s := range x {
@@ -541,4 +548,62 @@ func svStats(ds []time.Duration) string {
 func svExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// svStamp is one "<pid> <unix nanos>" line the recorder wrote (process
+// starts, self-kills).
+type svStamp struct {
+	pid int
+	at  time.Time
+}
+
+// svReadStamps reads a file of svStamp lines; a missing file is empty.
+func svReadStamps(t testing.TB, path string) []svStamp {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []svStamp
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var pid int
+		var ns int64
+		if _, err := fmt.Sscanf(line, "%d %d", &pid, &ns); err != nil {
+			t.Fatalf("%s: bad line %q: %v", path, line, err)
+		}
+		out = append(out, svStamp{pid: pid, at: time.Unix(0, ns)})
+	}
+	return out
+}
+
+// svStopAtGate stops a host whose recorder runs with gate_after: once a
+// batch of every shard is held at the gate (in flight), it sends SIGTERM,
+// waits until the host says it is draining, releases the gate and waits
+// for exit 0. It returns the time from the signal to the exit.
+func (e *env) svStopAtGate(h *hostProc, out string) time.Duration {
+	e.t.Helper()
+	waitFor(e.t, 2*time.Minute, h, "a batch of every shard held at the recorder's gate", func() bool {
+		for _, sh := range e.shards {
+			if !svExists(out + ".gated-" + sh) {
+				return false
+			}
+		}
+		return true
+	})
+	t0 := time.Now()
+	h.signal(syscall.SIGTERM)
+	h.svWaitLog(time.Minute, "draining: no more fetching")
+	if err := os.WriteFile(out+".release", nil, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	if code := h.wait(time.Minute); code != 0 {
+		e.t.Fatalf("kinesis-host exited with %d after SIGTERM, want 0", code)
+	}
+	return h.exitedAt.Sub(t0)
 }

@@ -18,16 +18,22 @@ import (
 	"github.com/kinesis-host/kinesis-host/sdk"
 )
 
-// TestChaos puts 50,000 records over 4 shards and runs the host while the
+// TestChaos puts 20,000 records over 4 shards and runs the host while the
 // handler plugin is SIGKILLed 20 times at random points and hangs twice
-// (two records hang the recorder; call_timeout = 2s kills it). Every record
+// (two records hang the recorder; call_timeout kills it). Every record
 // must be delivered at least once, first deliveries in order per shard, the
 // final checkpoints at the last sequence numbers, and every duplicate a
 // redelivery (attempt > 1) of a record delivered before with a lower
 // attempt.
+//
+// The kills are scheduled by events, not by the clock: the recorder
+// SIGKILLs itself when the deliveries file reaches each of 20 random line
+// counts (kill_at), right after recording a record, with the other shards'
+// batches wherever they happen to be. So every kill happens however fast
+// or slow the machine is, and never while a hang is in progress.
 func TestChaos(t *testing.T) {
 	const (
-		n     = 50000
+		n     = 20000
 		kills = 20
 	)
 	e := newEnv(t, 4)
@@ -39,87 +45,32 @@ func TestChaos(t *testing.T) {
 	s0 := shards[e.shards[0]]
 	hangs := []*rec{s0[len(s0)/4], s0[len(s0)*5/8]}
 
-	out := filepath.Join(e.dir, "deliveries.jsonl")
-	// Batches of 50 records with 10 ms per batch: 250 batches a shard,
-	// a few seconds of work without faults.
-	cfg := e.svWriteConfig("chaos", svOneStream(
-		"  batch_max_records = 50\n  max_records = 1000\n",
-		"  call_timeout = \"2s\"\n  restart {\n    max_restarts = 100\n    window = \"10m\"\n    backoff = \"100ms\"\n    max_backoff = \"500ms\"\n  }\n",
-		map[string]any{"out": out, "delay": "10ms", "hang_data_list": []string{hangs[0].data, hangs[1].data}},
-	))
-	h := e.startHost(cfg)
-	d := newDeliveries(t, out)
-	waitFor(t, time.Minute, h, "the first delivery", func() bool { return d.poll() > 0 })
-
-	// A hang is in progress when its marker exists and its record has not
-	// been delivered yet; a kill then would cut it short, so kills wait.
-	hangMarker := func(r *rec) string { return out + ".hung-" + r.seq }
-	hanging := func() bool {
-		for _, r := range hangs {
-			if svExists(hangMarker(r)) && d.byData[r.data] == 0 {
-				return true
-			}
-		}
-		return false
-	}
-
-	// Kill points: random fractions of the records, sorted.
+	// Kill points: random line counts of the deliveries file between 3 %
+	// and 90 % of the records, sorted. Each one is reached: when the file
+	// first holds that many lines, records are still undelivered.
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	points := make([]int, kills)
 	for i := range points {
 		points[i] = int(float64(n) * (0.03 + 0.87*rng.Float64()))
 	}
 	slices.Sort(points)
-	t.Logf("records per shard: %d %d %d %d; kill points (records delivered): %v; hang records: shard %s seqs %s, %s",
+	t.Logf("records per shard: %d %d %d %d; kill points (lines in the deliveries file): %v; hang records: shard %s seqs %s, %s",
 		len(s0), len(shards[e.shards[1]]), len(shards[e.shards[2]]), len(shards[e.shards[3]]), points, hangs[0].shard, hangs[0].seq, hangs[1].seq)
 
-	var backs, respawns []time.Duration
-	for k := 0; k < len(points); k++ {
-		at := points[k]
-		waitFor(t, 2*time.Minute, h, fmt.Sprintf("%d deliveries before kill %d", at, k+1), func() bool {
-			d.poll()
-			return d.distinct() >= at && !hanging()
-		})
-		if d.distinct() >= n {
-			t.Fatalf("all records were delivered before kill %d: the workload is too short", k+1)
-		}
-		pid := recorderPID(h.pid())
-		if pid == 0 {
-			t.Fatalf("kill %d: no kinesis-handler-recorder child of the host (pid %d)", k+1, h.pid())
-		}
-		if hanging() { // a hang began between the check and now
-			k--
-			continue
-		}
-		before := len(d.all)
-		t0 := time.Now()
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatalf("kill %d: %v", k+1, err)
-		}
-		var respawn, back time.Duration
-		waitFor(t, 30*time.Second, h, fmt.Sprintf("a delivery after kill %d", k+1), func() bool {
-			if respawn == 0 {
-				if p := recorderPID(h.pid()); p != 0 && p != pid {
-					respawn = time.Since(t0)
-				}
-			}
-			d.poll()
-			for _, dl := range d.all[before:] {
-				if dl.PID != pid {
-					back = dl.seen.Sub(t0)
-					return true
-				}
-			}
-			return false
-		})
-		backs = append(backs, back)
-		if respawn > 0 { // else the delivery was seen first
-			respawns = append(respawns, respawn)
-		}
-	}
+	out := filepath.Join(e.dir, "deliveries.jsonl")
+	// Batches of 50 records with 10 ms per batch: 100 batches a shard.
+	// call_timeout is far above any real batch, so only the hangs hit it.
+	cfg := e.svWriteConfig("chaos", svOneStream(
+		"  batch_max_records = 50\n  max_records = 1000\n",
+		"  call_timeout = \"5s\"\n  restart {\n    max_restarts = 100\n    window = \"10m\"\n    backoff = \"100ms\"\n    max_backoff = \"500ms\"\n  }\n",
+		map[string]any{"out": out, "delay": "10ms", "hang_data_list": []string{hangs[0].data, hangs[1].data}, "kill_at": points},
+	))
+	h := e.startHost(cfg)
+	d := newDeliveries(t, out)
+	hangMarker := func(r *rec) string { return out + ".hung-" + r.seq }
 
-	d.waitAll(3*time.Minute, h, recs)
-	h.stop(15 * time.Second)
+	d.waitAll(10*time.Minute, h, recs)
+	h.stop(time.Minute) // shutdown_timeout (30s) bounds the drain
 	d.poll()
 	log := h.log()
 
@@ -161,12 +112,12 @@ func TestChaos(t *testing.T) {
 		}
 		for _, dl := range d.all {
 			if dl.Data == r.data {
-				hangBacks = append(hangBacks, dl.seen.Sub(fi.ModTime()))
+				hangBacks = append(hangBacks, time.Unix(0, dl.At).Sub(fi.ModTime()))
 				break
 			}
 		}
 	}
-	timeouts := strings.Count(log, "plugin failed; it will be restarted: reason=\"call_timeout (2s) exceeded")
+	timeouts := strings.Count(log, "plugin failed; it will be restarted: reason=\"call_timeout (5s) exceeded")
 	if timeouts != len(hangs) {
 		t.Errorf("host log has %d call_timeout kills, want %d (one per hang)", timeouts, len(hangs))
 	}
@@ -174,12 +125,54 @@ func TestChaos(t *testing.T) {
 	if failed != kills+len(hangs) {
 		t.Errorf("host log reports %d plugin failures, want %d (%d kills + %d hangs)", failed, kills+len(hangs), kills, len(hangs))
 	}
-	pids := map[int]bool{}
-	for _, dl := range d.all {
-		pids[dl.PID] = true
+
+	// Every kill point was reached, each by a different process, and the
+	// host started one process for the first start and one per kill and
+	// hang; every delivery came from one of them.
+	starts := svReadStamps(t, out+".starts")
+	started := map[int]time.Time{}
+	for _, s := range starts {
+		started[s.pid] = s.at
 	}
-	if len(pids) != 1+kills+len(hangs) {
-		t.Errorf("deliveries came from %d recorder processes, want %d (first start + one per kill and hang)", len(pids), 1+kills+len(hangs))
+	if len(starts) != 1+kills+len(hangs) || len(started) != len(starts) {
+		t.Errorf("the recorder was started %d times (%d distinct processes), want %d (first start + one per kill and hang)", len(starts), len(started), 1+kills+len(hangs))
+	}
+	var killBacks, respawns []time.Duration
+	killed := map[int]bool{}
+	for k := range points {
+		ks := svReadStamps(t, fmt.Sprintf("%s.killed-%d", out, k))
+		if len(ks) != 1 {
+			t.Errorf("kill %d (at %d lines) did not happen: the marker holds %d entries", k+1, points[k], len(ks))
+			continue
+		}
+		kill := ks[0]
+		if killed[kill.pid] {
+			t.Errorf("kill %d: process %d was killed twice", k+1, kill.pid)
+		}
+		killed[kill.pid] = true
+		// Kill → the next process started, and → the first delivery by
+		// another process after it (the recorder's own timestamps).
+		var next time.Time
+		for _, s := range starts {
+			if s.at.After(kill.at) && (next.IsZero() || s.at.Before(next)) {
+				next = s.at
+			}
+		}
+		if !next.IsZero() {
+			respawns = append(respawns, next.Sub(kill.at))
+		}
+		for _, dl := range d.all {
+			if dl.PID != kill.pid && dl.At > kill.at.UnixNano() {
+				killBacks = append(killBacks, time.Unix(0, dl.At).Sub(kill.at))
+				break
+			}
+		}
+	}
+	for _, dl := range d.all {
+		if _, ok := started[dl.PID]; !ok {
+			t.Errorf("a delivery came from process %d, which the recorder's starts file does not list", dl.PID)
+			break
+		}
 	}
 	if strings.Contains(log, "restart budget exhausted") {
 		t.Errorf("the restart budget was exhausted in the chaos run")
@@ -188,8 +181,8 @@ func TestChaos(t *testing.T) {
 	t.Logf("chaos: %d records, %d deliveries; %d duplicates in the deliveries file (all redeliveries); %d deliveries with attempt > 1; host log: %d \"delivered again\" warnings, %d plugin failures (%d SIGKILL, %d call_timeout)",
 		n, len(d.all), dups, redelivered, strings.Count(log, "it will be delivered again"), failed, kills, timeouts)
 	t.Logf("SIGKILL → new plugin process: %s", svStats(respawns))
-	t.Logf("SIGKILL → next delivered batch: %s (restart backoff 100ms ±20%%)", svStats(backs))
-	t.Logf("hang → call_timeout kill → hung record delivered: %s (call_timeout 2s)", svStats(hangBacks))
+	t.Logf("SIGKILL → next delivered batch: %s (restart backoff 100ms ±20%%)", svStats(killBacks))
+	t.Logf("hang → call_timeout kill → hung record delivered: %s (call_timeout 5s)", svStats(hangBacks))
 	e.checkCheckpointsAtEnd(lastSeqs(recs))
 }
 
