@@ -263,8 +263,8 @@ func (h *Host) Run(ctx context.Context) (err error) {
 			return
 		}
 		timeout := h.conf().ShutdownTimeout
-		h.log.Info("draining: no more fetching; finishing in-flight batches", "timeout", timeout)
 		cancelFetch()
+		h.log.Info("draining: no more fetching; finishing in-flight batches", "timeout", timeout)
 		select {
 		case <-h.stopCh:
 		case <-time.After(timeout):
