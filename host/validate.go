@@ -96,13 +96,13 @@ func pluginDiag(b *PluginBlock, err error) *hcl.Diagnostic {
 	var ce *PluginConfigError
 	if errors.As(err, &ce) {
 		if isUnavailable(ce.Err) {
-			rng := b.DefRange
-			return &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("%s plugin's backend is unreachable", b.Kind),
-				Detail:   ce.Error() + "\nStart the backend or fix its address in the config {} block; `run` waits for it, `validate` reports it.",
-				Subject:  &rng,
+			// At the attribute the store names (its address), else the block.
+			d := b.DiagForField(ce.Field(), fmt.Sprintf("%s plugin's backend is unreachable", b.Kind),
+				ce.Error()+"\nStart the backend or fix its address in the config {} block; `run` waits for it, `validate` reports it.")
+			if ce.Field() == "" {
+				d.Subject = b.DefRange.Ptr()
 			}
+			return d
 		}
 		return b.DiagForField(ce.Field(), fmt.Sprintf("Invalid %s plugin config", b.Kind), ce.Err.Error())
 	}
