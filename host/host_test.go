@@ -80,40 +80,9 @@ func (r *rig) start(streamExtra, handlerExtra, blockExtra string) {
 // the fake, or the SDK client of a kinesisfake server).
 func (r *rig) startAPI(api host.KinesisAPI, streamExtra, handlerExtra, blockExtra string) {
 	r.t.Helper()
-	if !strings.Contains(streamExtra, "start_position") {
-		streamExtra += "\n  start_position = \"TRIM_HORIZON\""
-	}
-	if !strings.Contains(streamExtra, "poll_interval") {
-		streamExtra += "\n  poll_interval = \"200ms\""
-	}
-	src := fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "rec"
-  checkpoint     = "cp"
-  %s
-}
-handler "rec" {
-  plugin = "recorder"
-  %s
-  config {
-    out = %q
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, streamExtra, blockExtra, r.out, handlerExtra, r.cpPath)
-	cfg, files, diags := host.ParseConfig([]byte(src), "test.hcl", r.dir)
-	if diags.HasErrors() {
-		var b strings.Builder
-		_ = host.WriteDiagnostics(&b, files, diags)
-		r.t.Fatalf("config: %s", b.String())
-	}
+	src := testHCL{Stream: streamExtra, HandlerBlock: blockExtra, HandlerConfig: recorderConfig(r.out, handlerExtra),
+		Checkpoint: fmt.Sprintf("plugin = \"file\"\n  config { path = %q }", r.cpPath)}.render(r.dir)
+	cfg := parseTestConfig(r.t, r.dir, src)
 	r.logBuf = &syncBuf{}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
 	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})

@@ -18,30 +18,8 @@ import (
 // on_exhausted = "continue" and otherwise the default restart budget), and
 // checkpoint store "cp" (the flaky store with down_file).
 func supCrashyConfig(dir, bin, out, handlerCfg string) string {
-	return fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "h"
-  checkpoint     = "cp"
-  start_position = "TRIM_HORIZON"
-  poll_interval  = "200ms"
-}
-handler "h" {
-  plugin = "crashy"
-  path   = %q
-  restart { on_exhausted = "continue" }
-  config {
-    out = %q
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, bin, out, handlerCfg, filepath.Join(dir, "cp.db"))
+	return testHCL{Handler: "h", Plugin: "crashy", HandlerBlock: fmt.Sprintf("path   = %q\n  restart { on_exhausted = \"continue\" }", bin),
+		HandlerConfig: recorderConfig(out, handlerCfg)}.render(dir)
 }
 
 // TestSpentBudgetRevived: a handler whose restart budget (the default one,
@@ -86,7 +64,7 @@ func TestSpentBudgetRevived(t *testing.T) {
 				}
 				supReplace(t, bin, fixed) // found by the binary poll
 			} else {
-				if err := s.h.Reload(context.Background(), supParse(t, dir, supCrashyConfig(dir, bin, out, ""))); err != nil {
+				if err := s.h.Reload(context.Background(), parseTestConfig(t, dir, supCrashyConfig(dir, bin, out, ""))); err != nil {
 					t.Fatalf("Reload: %v", err)
 				}
 			}
@@ -115,28 +93,8 @@ func TestSpentBudgetRevived(t *testing.T) {
 // flaky store whose backend is down while down exists. Default restart
 // budget and call timeouts.
 func supFlakyConfig(dir, out, down string) string {
-	return fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "rec"
-  checkpoint     = "cp"
-  start_position = "TRIM_HORIZON"
-  poll_interval  = "200ms"
-}
-handler "rec" {
-  plugin = "recorder"
-  config { out = %q }
-}
-checkpoint "cp" {
-  plugin = "flakystore"
-  config {
-    path      = %q
-    down_file = %q
-  }
-}
-`, bins.PluginDir, out, filepath.Join(dir, "cp.db"), down)
+	return testHCL{HandlerConfig: fmt.Sprintf("out = %q", out),
+		Checkpoint: fmt.Sprintf("plugin = \"flakystore\"\n  config {\n    path      = %q\n    down_file = %q\n  }", filepath.Join(dir, "cp.db"), down)}.render(dir)
 }
 
 // TestCheckpointBackendDownAtStart: a checkpoint backend that is

@@ -62,20 +62,9 @@ type supHost struct {
 	log  *syncBuf
 }
 
-func supParse(t testing.TB, dir, src string) *host.Config {
-	t.Helper()
-	cfg, files, diags := host.ParseConfig([]byte(src), filepath.Join(dir, "test.hcl"), dir)
-	if diags.HasErrors() {
-		var b strings.Builder
-		_ = host.WriteDiagnostics(&b, files, diags)
-		t.Fatalf("config: %s", b.String())
-	}
-	return cfg
-}
-
 func supStart(t testing.TB, f *kinesisfake.Fake, dir, src string) *supHost {
 	t.Helper()
-	cfg := supParse(t, dir, src)
+	cfg := parseTestConfig(t, dir, src)
 	s := &supHost{t: t, dir: dir, log: &syncBuf{}, done: make(chan error, 1)}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: s.log})
 	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: f, StatsInterval: -1})
@@ -164,29 +153,7 @@ func supAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 // supRecorderConfig is one stream "s" read by the recorder "rec" into out,
 // checkpointed in the file store; blockExtra goes into the handler block.
 func supRecorderConfig(dir, out, recExtra, blockExtra string) string {
-	return fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "rec"
-  checkpoint     = "cp"
-  start_position = "TRIM_HORIZON"
-  poll_interval  = "200ms"
-}
-handler "rec" {
-  plugin = "recorder"
-  %s
-  config {
-    out = %q
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, blockExtra, out, recExtra, filepath.Join(dir, "cp.db"))
+	return testHCL{HandlerBlock: blockExtra, HandlerConfig: recorderConfig(out, recExtra)}.render(dir)
 }
 
 // TestIdlePluginRestartedAtOnce: a handler SIGKILLed while no record is
@@ -352,7 +319,7 @@ handler "rec2" {
 		{"MissingBinary", second("nope", ""), "plugin binary not found"},
 		{"RejectedConfig", second("recorder", `delay = "soon"`), "delay"},
 	} {
-		err := s.h.Reload(context.Background(), supParse(t, dir, tc.src))
+		err := s.h.Reload(context.Background(), parseTestConfig(t, dir, tc.src))
 		var re *host.ReloadError
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "test.hcl:") {
 			t.Fatalf("%s: Reload = %v, want a ReloadError naming %q at its line", tc.name, err, tc.want)
@@ -364,7 +331,7 @@ handler "rec2" {
 	}
 	time.Sleep(time.Second)
 	s.running()
-	if err := s.h.Reload(context.Background(), supParse(t, dir, second("recorder", ""))); err != nil {
+	if err := s.h.Reload(context.Background(), parseTestConfig(t, dir, second("recorder", ""))); err != nil {
 		t.Fatalf("good reload: %v", err)
 	}
 	supPut(t, f, "s2", "on-s2")
@@ -405,7 +372,7 @@ func TestFileStoreSwapAndReload(t *testing.T) {
 	supReplace(t, storeBin, append(append([]byte{}, store...), "v2"...))
 	s.h.SwapChangedBinaries()
 	s.waitLog("hot swap done", 1, 60*time.Second)
-	if err := s.h.Reload(context.Background(), supParse(t, dir, src(`call_timeout = "9s"`))); err != nil {
+	if err := s.h.Reload(context.Background(), parseTestConfig(t, dir, src(`call_timeout = "9s"`))); err != nil {
 		t.Fatalf("reload of the file store block: %v", err)
 	}
 	s.waitLog("hot swap done", 2, 10*time.Second)

@@ -44,35 +44,7 @@ func buildBadday(t *testing.T) {
 func baddayConfig(t *testing.T, dir, handlerBlock, pluginCfg string) *host.Config {
 	t.Helper()
 	buildBadday(t)
-	src := fmt.Sprintf(`
-app        = "test"
-plugin_dir = %q
-shutdown_timeout = "10s"
-stream "s" {
-  handler        = "bad"
-  checkpoint     = "cp"
-  start_position = "TRIM_HORIZON"
-  poll_interval  = "200ms"
-}
-handler "bad" {
-  plugin = "badday"
-  %s
-  config {
-    %s
-  }
-}
-checkpoint "cp" {
-  plugin = "file"
-  config { path = %q }
-}
-`, bins.PluginDir, handlerBlock, pluginCfg, filepath.Join(dir, "cp.db"))
-	cfg, files, diags := host.ParseConfig([]byte(src), "test.hcl", dir)
-	if diags.HasErrors() {
-		var b strings.Builder
-		_ = host.WriteDiagnostics(&b, files, diags)
-		t.Fatalf("config: %s", b.String())
-	}
-	return cfg
+	return parseTestConfig(t, dir, testHCL{Handler: "bad", Plugin: "badday", HandlerBlock: handlerBlock, HandlerConfig: pluginCfg}.render(dir))
 }
 
 // jsonLines reads a JSON-lines file into maps (nil when it does not exist).
