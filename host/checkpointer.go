@@ -145,7 +145,7 @@ func (pc procCalls) set(ctx context.Context, updates []shared.CheckpointUpdate) 
 // because "no checkpoint" would mean starting from LATEST (loss) or the
 // trim horizon (mass replay).
 func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (shared.Checkpoint, bool, error) {
-	res, err := c.read(ctx, []shared.CheckpointKey{key})
+	res, err := c.read(ctx, []shared.CheckpointKey{key}, nil)
 	if err != nil {
 		return shared.Checkpoint{}, false, err
 	}
@@ -159,10 +159,11 @@ func (c *checkpointer) Get(ctx context.Context, key shared.CheckpointKey) (share
 }
 
 // read reads keys in one call, retrying with backoff until every key was
-// read or ctx ends (a failed read of any key fails the whole read). The
-// failure is logged when it starts, about once a minute while it lasts,
-// and when the read succeeds again.
-func (c *checkpointer) read(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error) {
+// read or ctx ends. When some keys fail, enough (if not nil) may accept the
+// partial answer (the failed keys' results carry their Err). The failure is
+// logged when it starts, about once a minute while it lasts, and when the
+// read succeeds again.
+func (c *checkpointer) read(ctx context.Context, keys []shared.CheckpointKey, enough func([]shared.CheckpointGetResult) bool) ([]shared.CheckpointGetResult, error) {
 	what := []any{"stream", keys[0].Stream, "shard", keys[0].ShardID}
 	if len(keys) > 1 {
 		what = []any{"stream", keys[0].Stream, "shards", len(keys)}
@@ -170,7 +171,7 @@ func (c *checkpointer) read(ctx context.Context, keys []shared.CheckpointKey) ([
 	var since, lastLog time.Time
 	for attempt := 1; ; attempt++ {
 		res, err := c.readOnce(ctx, keys)
-		if err == nil {
+		if err == nil || (res != nil && enough != nil && enough(res)) {
 			if !since.IsZero() {
 				c.log.Info("checkpoint read succeeded again", append(what, "attempts", attempt, "failing_for", time.Since(since).Round(time.Millisecond))...)
 			}
@@ -209,7 +210,7 @@ func (c *checkpointer) readOnce(ctx context.Context, keys []shared.CheckpointKey
 	}
 	for _, r := range res {
 		if r.Err != nil {
-			return nil, shared.FromWire(r.Err)
+			return res, shared.FromWire(r.Err) // res for read's enough
 		}
 	}
 	return res, nil
@@ -311,19 +312,24 @@ func (c *checkpointer) wait(ctx context.Context, targets map[shared.CheckpointKe
 		}
 		sort.Strings(rejected)
 		sort.Strings(waiting)
+		// A rejection is reported only once every other target is stored
+		// (or cannot be): a conflict on one shard must never cut short the
+		// wait for the others (the final flush would drop them).
+		var conflict error
+		if len(rejected) > 0 {
+			conflict = fmt.Errorf("%w: shard(s) %s: the position was not stored", ErrCheckpointConflict, strings.Join(rejected, ", "))
+		}
 		switch {
-		case len(rejected) > 0:
-			return fmt.Errorf("%w: shard(s) %s: the position was not stored", ErrCheckpointConflict, strings.Join(rejected, ", "))
 		case len(waiting) == 0:
-			return nil
+			return conflict
 		case c.fatal != nil:
-			return c.fatal
+			return errors.Join(c.fatal, conflict)
 		case ctx.Err() != nil:
 			msg := fmt.Sprintf("%d checkpoint(s) not yet stored: %s", len(waiting), strings.Join(waiting, ", "))
 			if c.outageErr != nil {
 				msg += fmt.Sprintf("; store unavailable for %s: %v", time.Since(c.outageSince).Round(time.Second), c.outageErr)
 			}
-			return fmt.Errorf("%s: %w", msg, ctx.Err())
+			return errors.Join(fmt.Errorf("%s: %w", msg, ctx.Err()), conflict)
 		}
 		c.cond.Wait()
 	}

@@ -322,3 +322,30 @@ func TestCheckpointerOutageLoggedOnce(t *testing.T) {
 		})
 	}
 }
+
+// A conflict on one shard never cuts a Flush short for the others: the
+// final flush at shutdown waits until every other position is stored, then
+// reports the conflict.
+func TestCheckpointerConflictDoesNotCutFlushShort(t *testing.T) {
+	r := newCPRig(t, 20*time.Millisecond)
+	fenced, fine := cpKey("shard-fenced"), cpKey("shard-fine")
+	r.f.fenced[fenced] = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.c.SetSync(ctx, fenced, at("3")); !errors.Is(err, ErrCheckpointConflict) {
+		t.Fatalf("SetSync on a fenced shard = %v, want ErrCheckpointConflict", err)
+	}
+	r.f.setDown(2)
+	r.c.Set(fine, at("9"))
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		r.f.setDown(0)
+	}()
+	err := r.c.Flush(ctx)
+	if got := r.f.seqOf(fine); got != "9" {
+		t.Fatalf("Flush returned (%v) before the other shard's position was stored (stored %q)", err, got)
+	}
+	if !errors.Is(err, ErrCheckpointConflict) || !strings.Contains(err.Error(), "s/shard-fenced") {
+		t.Fatalf("Flush = %v, want ErrCheckpointConflict naming s/shard-fenced", err)
+	}
+}

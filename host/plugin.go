@@ -411,6 +411,14 @@ func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) (revi
 		return false, err
 	}
 	inst, err := p.startImage(ctx, b, im, false)
+	if err != nil && isUnavailable(err) {
+		// The backend is down, not the binary: the old process keeps
+		// serving (it recovers with the backend) and the swap is tried
+		// again later (ErrSwapDeferred: the binary is not refused).
+		im.close()
+		p.log.Warn("hot swap deferred: the new plugin cannot reach its backend; the running one keeps serving", "reason", why, "error", err)
+		return false, fmt.Errorf("%w: %v", errSwapDeferred, err)
+	}
 	if err != nil && b.Kind == KindCheckpoint && p.validates(ctx, b, im) {
 		return p.replaceInPlace(ctx, b, im, why)
 	}
@@ -441,6 +449,16 @@ func (p *pluginProc) validates(ctx context.Context, b *PluginBlock, im *binImage
 func (p *pluginProc) replaceInPlace(ctx context.Context, b *PluginBlock, im *binImage, why string) (revived bool, err error) {
 	p.log.Info("hot swap: the new plugin cannot run beside the old one; swapping in place", "reason", why)
 	p.calls.Lock()
+	// No restart of the old block may run while it is replaced: a get()
+	// that found no current instance would start it again and race the new
+	// process for the resource they cannot share.
+	select {
+	case p.startSem <- struct{}{}:
+	case <-ctx.Done():
+		p.calls.Unlock()
+		im.close()
+		return false, ctx.Err()
+	}
 	p.mu.Lock()
 	old, oldIm, oldB := p.cur, p.image, p.block()
 	p.cur = nil
@@ -451,7 +469,9 @@ func (p *pluginProc) replaceInPlace(ctx context.Context, b *PluginBlock, im *bin
 	}
 	inst, err := p.startImage(ctx, b, im, false)
 	if err == nil {
-		return p.installLocked(ctx, inst, im, b, why, true), nil
+		revived := p.installLocked(ctx, inst, im, b, why, true)
+		<-p.startSem
+		return revived, nil
 	}
 	im.close()
 	p.log.Error("hot swap failed; starting the previous plugin again", "reason", why, "error", err)
@@ -470,10 +490,15 @@ func (p *pluginProc) replaceInPlace(ctx context.Context, b *PluginBlock, im *bin
 			}
 		}
 	}
+	<-p.startSem
 	p.calls.Unlock()
 	p.restartSoon() // if going back failed, the usual restart path takes over
 	return false, err
 }
+
+// errSwapDeferred: a hot swap did not happen because the new plugin could
+// not reach its backend; the binary is not refused and is tried again.
+var errSwapDeferred = errors.New("hot swap deferred until the backend is reachable")
 
 // install makes a prepared instance (started and configured from block b
 // and image im) the current one; see swap.

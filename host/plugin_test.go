@@ -390,3 +390,67 @@ func TestFileStoreSwapAndReload(t *testing.T) {
 		t.Error("a swap was handled as a plugin failure")
 	}
 }
+
+// TestFileStoreSwapUnderLoad: the file store (one process at a time may
+// hold its lock) is swapped in place and reloaded while records flow and
+// checkpoints are written. No restart of the old store may race the new
+// one for the lock: both swaps succeed, nothing is handled as a failure,
+// and the final checkpoint is the last record.
+func TestFileStoreSwapUnderLoad(t *testing.T) {
+	f := kinesisfake.New()
+	_ = f.CreateStream("s", 1)
+	dir := t.TempDir()
+	storeBin := filepath.Join(dir, "kinesis-checkpoint-file")
+	store, err := os.ReadFile(filepath.Join(bins.PluginDir, "kinesis-checkpoint-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeBin, store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	src := func(extra string) string {
+		return strings.Replace(supRecorderConfig(dir, out, "", ""), `  plugin = "file"`,
+			fmt.Sprintf("  plugin = \"file\"\n  path = %q\n  %s", storeBin, extra), 1)
+	}
+	s := supStart(t, f, dir, src(""))
+	stop := make(chan struct{})
+	produced := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				produced <- n
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			supPut(t, f, "s", fmt.Sprintf("r%d", n))
+			n++
+		}
+	}()
+	supWaitData(t, s, out, "r10", 30*time.Second)
+	supReplace(t, storeBin, append(append([]byte{}, store...), "v2"...))
+	s.h.SwapChangedBinaries()
+	s.waitLog("hot swap done", 1, 60*time.Second)
+	if err := s.h.Reload(context.Background(), parseTestConfig(t, dir, src(`call_timeout = "9s"`))); err != nil {
+		t.Fatalf("reload of the file store block: %v", err)
+	}
+	s.waitLog("hot swap done", 2, 30*time.Second)
+	close(stop)
+	n := <-produced
+	supWaitData(t, s, out, fmt.Sprintf("r%d", n-1), 30*time.Second)
+	s.h.Drain()
+	if err := <-s.done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	for shard, last := range lastSeqs(f) {
+		r := &rig{t: t, cpPath: filepath.Join(dir, "cp.db")}
+		if cp := r.checkpoint(shard); cp.SequenceNumber != last {
+			t.Errorf("final checkpoint %+v, want %s", cp, last)
+		}
+	}
+	if log := s.log.String(); strings.Contains(log, "plugin failed;") || strings.Contains(log, "hot swap failed") {
+		t.Error("a swap under load failed or was handled as a plugin failure")
+	}
+}

@@ -243,6 +243,9 @@ func (h *Host) swapAsync(p *pluginProc, b *PluginBlock, why string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		revived, err := p.swap(ctx, b, why)
+		if errors.Is(err, errSwapDeferred) {
+			return // polling tries it again
+		}
 		if err != nil {
 			p.refuse(id)
 			return
@@ -333,7 +336,7 @@ func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlu
 			continue
 		}
 		inst, err := t.p.startImage(ctx, t.b, im, false)
-		if err != nil && t.old && t.b.Kind == KindCheckpoint && t.p.validates(ctx, t.b, im) {
+		if err != nil && t.old && t.b.Kind == KindCheckpoint && !isUnavailable(err) && t.p.validates(ctx, t.b, im) {
 			t.im, t.inPlace = im, true
 			continue
 		}

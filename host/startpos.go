@@ -96,7 +96,8 @@ func planStart(f startFacts) startPlan {
 }
 
 // anyFound reports whether any of keys has a checkpoint (stored, or handed
-// in and not yet written), in one Get RPC. A failed read is retried with
+// in and not yet written), in one Get RPC. A key that fails to read does
+// not matter once another is found; otherwise the read is retried with
 // backoff until ctx ends, never taken for "none".
 func (c *checkpointer) anyFound(ctx context.Context, keys []shared.CheckpointKey) (bool, error) {
 	c.mu.Lock()
@@ -107,14 +108,17 @@ func (c *checkpointer) anyFound(ctx context.Context, keys []shared.CheckpointKey
 		}
 	}
 	c.mu.Unlock()
-	res, err := c.read(ctx, keys)
+	found := func(res []shared.CheckpointGetResult) bool {
+		for _, r := range res {
+			if r.Found && r.Err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	res, err := c.read(ctx, keys, found)
 	if err != nil {
 		return false, err
 	}
-	for _, r := range res {
-		if r.Found {
-			return true, nil
-		}
-	}
-	return false, nil
+	return found(res), nil
 }

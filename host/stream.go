@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -77,8 +78,15 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		if !s.listed {
 			// Nothing starts before it is known whether this app has
 			// consumed the stream before: that decides whether
-			// start_position applies (planStart).
+			// start_position applies (planStart). A read that cannot
+			// succeed (the store's budget is spent, its config rejected)
+			// stops the stream, like a shard's failed checkpoint read.
 			if s.consumed, err = s.anyCheckpoint(fetch, shards); err != nil {
+				if fetch.Err() == nil && firstErr == nil {
+					firstErr = fmt.Errorf("stream %s: read checkpoints: %w", s.cfg.Name, err)
+					s.log.Error("checkpoint read failed; stopping the stream", "error", err)
+					cancel()
+				}
 				return
 			}
 			s.listed = true
