@@ -287,7 +287,7 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 		return sdk.ConfigError("address", "the host name in %s does not exist (%s); fix address (host:port)", st.Address, msg)
 	}
-	if isServerError(err) {
+	if isServerError(err) && !transientReply(err) {
 		return sdk.ConfigError("address", "Redis at %s refused the checkpoint store (%s); check address, username, password and db", st.Address, msg)
 	}
 	hint := "check address (host:port), that Redis is running and reachable from here"
@@ -318,19 +318,23 @@ func isServerError(err error) bool {
 // busy, failing over or out of memory.
 var transientReplies = []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "OOM", "NOSCRIPT", "NOREPLICAS"}
 
+// transientReply reports a server reply that passes (loading, busy,
+// failing over, out of memory, out of client slots): Configure answers
+// "unavailable" and the host retries.
+func transientReply(err error) bool {
+	for _, p := range transientReplies {
+		if goredis.HasErrorPrefix(err, p) {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToUpper(err.Error()), "MAX NUMBER OF CLIENTS REACHED")
+}
+
 // dataError reports a server reply that no retry will change: the key
 // holds something this store cannot use (WRONGTYPE, a script error on its
 // value).
 func dataError(err error) bool {
-	if !isServerError(err) {
-		return false
-	}
-	for _, p := range transientReplies {
-		if goredis.HasErrorPrefix(err, p) {
-			return false
-		}
-	}
-	return true
+	return isServerError(err) && !transientReply(err)
 }
 
 var routeClientLogs sync.Once
