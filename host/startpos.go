@@ -56,7 +56,9 @@ type startPlan struct {
 //     KPL aggregate re-reads that aggregate and skips the user records
 //     already done; without deaggregate (the setting was turned off after a
 //     checkpoint inside an aggregate) the aggregate is delivered again
-//     whole: at-least-once, never a skip.
+//     whole: at-least-once. (A checkpoint after an aggregate's first user
+//     record, sub-sequence 0, looks like a plain record's and is resumed
+//     after; the README says to turn deaggregate off after a clean drain.)
 //  3. No checkpoint, on a stream this app has never consumed, for a shard
 //     that was in the host's first listing: start_position applies. At
 //     LATEST, a shard already closed holds nothing after LATEST and is
