@@ -247,6 +247,12 @@ func (c *checkpointer) setLocked(key shared.CheckpointKey, cp shared.Checkpoint)
 	if k.has && sdk.ComparePosition(k.latest, cp) >= 0 {
 		return k
 	}
+	if cp.ShardEnd && cp.SequenceNumber == "" && k.has {
+		// SHARD_END coalesced over a position not yet written carries
+		// it, so the seed layout's sequence_number is the shard's last
+		// record, not an older one.
+		cp.SequenceNumber, cp.SubSequenceNumber = k.latest.SequenceNumber, k.latest.SubSequenceNumber
+	}
 	c.seq++
 	k.latest, k.has, k.seq = cp, true, c.seq
 	return k

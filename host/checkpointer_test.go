@@ -349,3 +349,28 @@ func TestCheckpointerConflictDoesNotCutFlushShort(t *testing.T) {
 		t.Fatalf("Flush = %v, want ErrCheckpointConflict naming s/shard-fenced", err)
 	}
 }
+
+// A SHARD_END handed in right after a position not yet written carries
+// that position: seed readers see the shard's last record as its
+// sequence_number, not an older one.
+func TestCheckpointerShardEndCarriesLastPosition(t *testing.T) {
+	r := newCPRig(t, 20*time.Millisecond)
+	key := cpKey("shard-end")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.c.SetSync(ctx, key, at("5")); err != nil {
+		t.Fatal(err)
+	}
+	r.f.setDown(2) // nothing is written until both are handed in
+	r.c.Set(key, at("9"))
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		r.f.setDown(0)
+	}()
+	if err := r.c.SetSync(ctx, key, shared.Checkpoint{ShardEnd: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.f.seqOf(key); got != "9" {
+		t.Fatalf("stored sequence %q after SHARD_END, want the last position 9", got)
+	}
+}
