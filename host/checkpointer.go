@@ -200,6 +200,34 @@ func (c *checkpointer) read(ctx context.Context, keys []shared.CheckpointKey, en
 	}
 }
 
+// anyFound reports whether any of keys has a checkpoint (stored, or handed
+// in and not yet written), in one Get RPC. A key that fails to read does
+// not matter once another is found; otherwise the read is retried with
+// backoff until ctx ends, never taken for "none".
+func (c *checkpointer) anyFound(ctx context.Context, keys []shared.CheckpointKey) (bool, error) {
+	c.mu.Lock()
+	for _, key := range keys {
+		if k := c.keys[key]; k != nil && k.has {
+			c.mu.Unlock()
+			return true, nil
+		}
+	}
+	c.mu.Unlock()
+	found := func(res []shared.CheckpointGetResult) bool {
+		for _, r := range res {
+			if r.Found && r.Err == nil {
+				return true
+			}
+		}
+		return false
+	}
+	res, err := c.read(ctx, keys, found)
+	if err != nil {
+		return false, err
+	}
+	return found(res), nil
+}
+
 func (c *checkpointer) readOnce(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error) {
 	res, err := c.calls.get(ctx, keys)
 	if err != nil {

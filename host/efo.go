@@ -163,17 +163,7 @@ func (w *shardWorker) runEFO(fetch, deliver context.Context, start iteratorPosit
 			return res
 		case out.ended:
 			w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardEnded})
-			// The shard is closed and read to its end: record it durably
-			// before its children may start.
-			if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
-				if deliver.Err() == nil {
-					res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
-				}
-				return res
-			}
-			w.log.Info("shard read to its end; SHARD_END stored", "children", len(out.children))
-			res.ended, res.children = true, out.children
-			return res
+			return w.endShard(deliver, out.children, "shard read to its end; SHARD_END stored", "children", len(out.children))
 		}
 		if out.events > 0 {
 			attempt = 1

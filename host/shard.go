@@ -75,15 +75,7 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		res.ended = true
 		return res
 	case plan.markEnded:
-		if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
-			if deliver.Err() == nil {
-				res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
-			}
-			return res
-		}
-		w.log.Info("closed shard recorded as read to its end without reading it", "why", plan.why)
-		res.ended = true
-		return res
+		return w.endShard(deliver, nil, "closed shard recorded as read to its end without reading it", "why", plan.why)
 	case found:
 		w.log.Info("shard starting after its checkpoint", "position", string(plan.pos.typ), "sequence", cp.SequenceNumber,
 			"sub_sequence", cp.SubSequenceNumber, "why", plan.why)
@@ -134,21 +126,26 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 		}
 		if pg.end {
 			w.lifecycle(deliver, shared.LifecycleRequest{Event: shared.EventShardEnded})
-			// The shard is closed and read to its end: record it durably
-			// before its children may start.
-			if err := w.s.cp.SetSync(deliver, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
-				if deliver.Err() == nil {
-					res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
-				}
-				return res
-			}
-			w.log.Info("shard read to its end; SHARD_END stored", "children", len(pg.children))
-			res.ended = true
-			res.children = pg.children
-			return res
+			return w.endShard(deliver, pg.children, "shard read to its end; SHARD_END stored", "children", len(pg.children))
 		}
 	}
 	return res // fetch ended (drain)
+}
+
+// endShard stores SHARD_END durably before the shard's children may start
+// and returns the worker's result: ended (with the children the API
+// reported) once stored, or the write's error (none when ctx ended).
+func (w *shardWorker) endShard(ctx context.Context, children []types.ChildShard, msg string, args ...any) shardResult {
+	res := shardResult{id: w.id}
+	if err := w.s.cp.SetSync(ctx, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
+		if ctx.Err() == nil {
+			res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
+		}
+		return res
+	}
+	w.log.Info(msg, args...)
+	res.ended, res.children = true, children
+	return res
 }
 
 // page is one GetRecords result handed from the reader to the delivery

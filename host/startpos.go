@@ -1,8 +1,6 @@
 package host
 
 import (
-	"context"
-
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinesis-host/kinesis-host/shared"
@@ -95,32 +93,4 @@ func planStart(f startFacts) startPlan {
 		return startPlan{pos: iteratorPosition{typ: types.ShardIteratorTypeTrimHorizon},
 			why: "the shard appeared after the host started (a reshard): read from its first record"}
 	}
-}
-
-// anyFound reports whether any of keys has a checkpoint (stored, or handed
-// in and not yet written), in one Get RPC. A key that fails to read does
-// not matter once another is found; otherwise the read is retried with
-// backoff until ctx ends, never taken for "none".
-func (c *checkpointer) anyFound(ctx context.Context, keys []shared.CheckpointKey) (bool, error) {
-	c.mu.Lock()
-	for _, key := range keys {
-		if k := c.keys[key]; k != nil && k.has {
-			c.mu.Unlock()
-			return true, nil
-		}
-	}
-	c.mu.Unlock()
-	found := func(res []shared.CheckpointGetResult) bool {
-		for _, r := range res {
-			if r.Found && r.Err == nil {
-				return true
-			}
-		}
-		return false
-	}
-	res, err := c.read(ctx, keys, found)
-	if err != nil {
-		return false, err
-	}
-	return found(res), nil
 }

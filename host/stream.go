@@ -26,8 +26,8 @@ type streamRunner struct {
 	cp      *checkpointer
 	log     hclog.Logger
 
-	// Set by the first successful listing of this run (see planStart).
-	listed   bool
+	// Set by the first successful listing of this run (see planStart);
+	// initial is nil until then.
 	initial  map[string]bool // shards in that listing
 	consumed bool            // some shard of it had a checkpoint of this app
 }
@@ -75,7 +75,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		if err != nil {
 			return
 		}
-		if !s.listed {
+		if s.initial == nil {
 			// Nothing starts before it is known whether this app has
 			// consumed the stream before: that decides whether
 			// start_position applies (planStart). A read that cannot
@@ -89,7 +89,6 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				}
 				return
 			}
-			s.listed = true
 			s.initial = make(map[string]bool, len(shards))
 			for _, sh := range shards {
 				s.initial[sh.ID] = true
