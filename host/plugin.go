@@ -10,6 +10,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -184,7 +185,7 @@ func (p *pluginProc) startLocked(ctx context.Context) (*pluginInstance, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if isUnavailable(err) {
+		if errors.Is(err, sdk.ErrUnavailable) {
 			// The backend is down, the plugin is fine: retry with a short
 			// backoff, log the outage once, never count it.
 			p.outageTries++
@@ -280,7 +281,7 @@ func (p *pluginProc) healthy(inst *pluginInstance) {
 // same death). The process is killed hard: a hung plugin never answers the
 // polite quit request. A backend's "unavailable" answer is not a failure.
 func (p *pluginProc) fail(inst *pluginInstance, why error) {
-	if isUnavailable(why) {
+	if errors.Is(why, sdk.ErrUnavailable) {
 		return
 	}
 	p.mu.Lock()
@@ -411,7 +412,7 @@ func (p *pluginProc) swap(ctx context.Context, b *PluginBlock, why string) (revi
 		return false, err
 	}
 	inst, err := p.startImage(ctx, b, im, false)
-	if err != nil && isUnavailable(err) {
+	if err != nil && errors.Is(err, sdk.ErrUnavailable) {
 		// The backend is down, not the binary: the old process keeps
 		// serving (it recovers with the backend) and the swap is tried
 		// again later (ErrSwapDeferred: the binary is not refused).

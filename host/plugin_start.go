@@ -18,6 +18,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
 
+	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -265,7 +266,7 @@ type PluginConfigError struct {
 }
 
 func (e *PluginConfigError) Error() string {
-	if isUnavailable(e.Err) {
+	if errors.Is(e.Err, sdk.ErrUnavailable) {
 		return fmt.Sprintf("%s %q could not reach its backend: %v", e.Block.Kind, e.Block.Name, e.Err)
 	}
 	return fmt.Sprintf("%s %q rejected its config: %v", e.Block.Kind, e.Block.Name, e.Err)
@@ -281,14 +282,6 @@ func (e *PluginConfigError) Field() string {
 		return we.Field
 	}
 	return ""
-}
-
-// isUnavailable reports whether err is a plugin's "backend unavailable"
-// answer (shared.CodeUnavailable): an outage of its database, not a
-// failure of the plugin.
-func isUnavailable(err error) bool {
-	var we *shared.Error
-	return errors.As(err, &we) && we.Code == shared.CodeUnavailable
 }
 
 // checkFile checks that the plugin file exists and is an executable

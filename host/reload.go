@@ -11,6 +11,8 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kinesis-host/kinesis-host/sdk"
 )
 
 // binaryPollInterval is how often plugin binaries are checked for
@@ -336,7 +338,7 @@ func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlu
 			continue
 		}
 		inst, err := t.p.startImage(ctx, t.b, im, false)
-		if err != nil && t.old && t.b.Kind == KindCheckpoint && !isUnavailable(err) && t.p.validates(ctx, t.b, im) {
+		if err != nil && t.old && t.b.Kind == KindCheckpoint && !errors.Is(err, sdk.ErrUnavailable) && t.p.validates(ctx, t.b, im) {
 			t.im, t.inPlace = im, true
 			continue
 		}

@@ -11,6 +11,8 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kinesis-host/kinesis-host/sdk"
 )
 
 // ValidateFile is `kinesis-host validate`: it loads the file at path and
@@ -95,7 +97,7 @@ func Validate(ctx context.Context, cfg *Config, log hclog.Logger) (hcl.Diagnosti
 func pluginDiag(b *PluginBlock, err error) *hcl.Diagnostic {
 	var ce *PluginConfigError
 	if errors.As(err, &ce) {
-		if isUnavailable(ce.Err) {
+		if errors.Is(ce.Err, sdk.ErrUnavailable) {
 			// At the attribute the store names (its address), else the block.
 			d := b.DiagForField(ce.Field(), fmt.Sprintf("%s plugin's backend is unreachable", b.Kind),
 				ce.Error()+"\nStart the backend or fix its address in the config {} block; `run` waits for it, `validate` reports it.")

@@ -50,3 +50,14 @@ func Unavailable(err error) error {
 	}
 	return &Error{Code: shared.CodeUnavailable, Message: err.Error(), Retryable: true}
 }
+
+// UnavailableAt is Unavailable naming the config attribute to check (the
+// backend's address), so `kinesis-host validate` points at its line while
+// `run` keeps retrying. Stores return it from Configure when the backend
+// cannot be reached.
+func UnavailableAt(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Code: shared.CodeUnavailable, Field: field, Message: err.Error(), Retryable: true}
+}

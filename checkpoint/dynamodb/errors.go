@@ -70,12 +70,6 @@ func (st *state) corrupt(key sdk.CheckpointKey, err error) error {
 		st.table, Namespace(key.App, key.Stream), key.ShardID, err)
 }
 
-// unavailableAt is a retryable failure that names the setting to check if
-// it persists (validate points at its line).
-func unavailableAt(field string, err error) error {
-	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
-}
-
 // probeError turns a failed call in Configure into a ConfigError naming the
 // setting to fix.
 func (st *state) probeError(ctx context.Context, op string, err error, hasEndpoint, static bool) error {
@@ -96,7 +90,7 @@ func (st *state) probeError(ctx context.Context, op string, err error, hasEndpoi
 		if hasEndpoint {
 			where, field = "at "+st.where, "endpoint"
 		}
-		return unavailableAt(field, fmt.Errorf("cannot reach DynamoDB %s (%s): %v; retrying. If this persists, check that the server or emulator is running and the endpoint URL or region and the network (proxy settings)", where, op, err))
+		return sdk.UnavailableAt(field, fmt.Errorf("cannot reach DynamoDB %s (%s): %v; retrying. If this persists, check that the server or emulator is running and the endpoint URL or region and the network (proxy settings)", where, op, err))
 	case credentialCodes[code]:
 		if static {
 			return sdk.ConfigError("access_key_id", "DynamoDB at %s rejected the credentials (%s): %v; check access_key_id and secret_access_key", st.where, code, err)

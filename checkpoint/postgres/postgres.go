@@ -297,7 +297,7 @@ func connectError(ctx context.Context, err error, c pq.Config, server string, re
 	if errors.As(err, &pe) {
 		switch {
 		case unreachable(ctx, err):
-			return unavailableAt("connection", fmt.Errorf("Postgres at %s is not accepting connections now: %s; retrying", server, msg))
+			return sdk.UnavailableAt("connection", fmt.Errorf("Postgres at %s is not accepting connections now: %s; retrying", server, msg))
 		case pe.Code == "28P01" || pe.Code == "28000":
 			return sdk.ConfigError("connection", "Postgres at %s rejected user %q: %s; check the user and password in connection (and pg_hba.conf on the server)", server, c.User, msg)
 		case pe.Code == "3D000":
@@ -315,13 +315,7 @@ func connectError(ctx context.Context, err error, c pq.Config, server string, re
 	}
 	// Unreachable or stalled: not a configuration problem by itself; the
 	// host retries Configure with backoff.
-	return unavailableAt("connection", fmt.Errorf("cannot reach Postgres at %s: %s; if this persists, check host, port and database in connection and that the server is running and reachable", server, msg))
-}
-
-// unavailableAt is a retryable failure that names the setting to check if
-// it persists (validate points at its line).
-func unavailableAt(field string, err error) error {
-	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
+	return sdk.UnavailableAt("connection", fmt.Errorf("cannot reach Postgres at %s: %s; if this persists, check host, port and database in connection and that the server is running and reachable", server, msg))
 }
 
 // unreachable reports a failure of the server or the path to it (a

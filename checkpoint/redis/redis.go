@@ -287,7 +287,7 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 	if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
 		return sdk.ConfigError("address", "the host name in %s does not exist (%s); fix address (host:port)", st.Address, msg)
 	}
-	if isServerError(err) && !transientReply(err) {
+	if dataError(err) {
 		return sdk.ConfigError("address", "Redis at %s refused the checkpoint store (%s); check address, username, password and db", st.Address, msg)
 	}
 	hint := "check address (host:port), that Redis is running and reachable from here"
@@ -298,13 +298,7 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 	}
 	// Unreachable or stalled: not a configuration problem by itself; the
 	// host retries Configure with backoff.
-	return unavailableAt("address", fmt.Errorf("cannot reach Redis at %s within %s: %s; if this persists, %s", st.Address, dial, msg, hint))
-}
-
-// unavailableAt is a retryable failure that names the setting to check if
-// it persists (validate points at its line).
-func unavailableAt(field string, err error) error {
-	return &sdk.Error{Code: sdk.ErrUnavailable.Code, Field: field, Message: err.Error(), Retryable: true}
+	return sdk.UnavailableAt("address", fmt.Errorf("cannot reach Redis at %s within %s: %s; if this persists, %s", st.Address, dial, msg, hint))
 }
 
 // isServerError reports an error reply from the server (as opposed to a
