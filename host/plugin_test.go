@@ -343,22 +343,7 @@ handler "rec2" {
 // old one: a replaced binary and a reloaded block are swapped in place
 // (after a ValidateOnly check), and checkpoints keep being written.
 func TestFileStoreSwapAndReload(t *testing.T) {
-	f := kinesisfake.New()
-	_ = f.CreateStream("s", 1)
-	dir := t.TempDir()
-	storeBin := filepath.Join(dir, "kinesis-checkpoint-file")
-	store, err := os.ReadFile(filepath.Join(bins.PluginDir, "kinesis-checkpoint-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(storeBin, store, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out.jsonl")
-	src := func(extra string) string {
-		return strings.Replace(supRecorderConfig(dir, out, "", ""), `  plugin = "file"`,
-			fmt.Sprintf("  plugin = \"file\"\n  path = %q\n  %s", storeBin, extra), 1)
-	}
+	f, dir, out, store, storeBin, src := fileStoreSwapSetup(t)
 	s := supStart(t, f, dir, src(""))
 	cpAt := func(data string) {
 		t.Helper()
@@ -397,22 +382,7 @@ func TestFileStoreSwapAndReload(t *testing.T) {
 // one for the lock: both swaps succeed, nothing is handled as a failure,
 // and the final checkpoint is the last record.
 func TestFileStoreSwapUnderLoad(t *testing.T) {
-	f := kinesisfake.New()
-	_ = f.CreateStream("s", 1)
-	dir := t.TempDir()
-	storeBin := filepath.Join(dir, "kinesis-checkpoint-file")
-	store, err := os.ReadFile(filepath.Join(bins.PluginDir, "kinesis-checkpoint-file"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(storeBin, store, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "out.jsonl")
-	src := func(extra string) string {
-		return strings.Replace(supRecorderConfig(dir, out, "", ""), `  plugin = "file"`,
-			fmt.Sprintf("  plugin = \"file\"\n  path = %q\n  %s", storeBin, extra), 1)
-	}
+	f, dir, out, store, storeBin, src := fileStoreSwapSetup(t)
 	s := supStart(t, f, dir, src(""))
 	stop := make(chan struct{})
 	produced := make(chan int)
@@ -453,4 +423,29 @@ func TestFileStoreSwapUnderLoad(t *testing.T) {
 	if log := s.log.String(); strings.Contains(log, "plugin failed;") || strings.Contains(log, "hot swap failed") {
 		t.Error("a swap under load failed or was handled as a plugin failure")
 	}
+}
+
+// fileStoreSwapSetup is a stream "s" read by the recorder into out and
+// checkpointed by a private copy of the file store at storeBin (its bytes
+// in store), so a test can replace the binary; src renders the config with
+// extra lines in the checkpoint block.
+func fileStoreSwapSetup(t *testing.T) (*kinesisfake.Fake, string, string, []byte, string, func(extra string) string) {
+	t.Helper()
+	f := kinesisfake.New()
+	_ = f.CreateStream("s", 1)
+	dir := t.TempDir()
+	storeBin := filepath.Join(dir, "kinesis-checkpoint-file")
+	store, err := os.ReadFile(filepath.Join(bins.PluginDir, "kinesis-checkpoint-file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(storeBin, store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	src := func(extra string) string {
+		return strings.Replace(supRecorderConfig(dir, out, "", ""), `  plugin = "file"`,
+			fmt.Sprintf("  plugin = \"file\"\n  path = %q\n  %s", storeBin, extra), 1)
+	}
+	return f, dir, out, store, storeBin, src
 }
