@@ -246,6 +246,18 @@ func (s *subscription_) next(t *testing.T, d time.Duration) *types.SubscribeToSh
 				return e
 			}
 		case err := <-s.done:
+			// The reader sends every event before it reports the end, but a
+			// select between two ready channels picks at random: take what
+			// is still queued before calling the end early.
+			s.done <- err
+			select {
+			case e := <-s.events:
+				if len(e.Records) > 0 || e.ContinuationSequenceNumber == nil {
+					return e
+				}
+				continue
+			default:
+			}
 			t.Fatalf("subscription ended early: %v", err)
 		case <-timeout:
 			t.Fatalf("no event within %s", d)
