@@ -212,8 +212,45 @@ func resultToWire(res BatchResult, n int) *shared.BatchResponse {
 type storeServer struct{ s Store }
 
 func (a *storeServer) Info(context.Context) shared.InfoResponse {
-	return shared.InfoResponse{Kind: shared.CheckpointPluginName, Name: binaryName(), SDKVersion: Version}
+	_, leases := a.s.(LeaseStore)
+	return shared.InfoResponse{Kind: shared.CheckpointPluginName, Name: binaryName(), SDKVersion: Version, Leases: leases}
 }
+
+func (a *storeServer) ListLeases(ctx context.Context, req *shared.LeaseListRequest) *shared.LeaseListResponse {
+	ls, ok := a.s.(LeaseStore)
+	if !ok {
+		return &shared.LeaseListResponse{Err: errNoLeases}
+	}
+	ctx, cancel := storeBudget(ctx)
+	defer cancel()
+	rows, err := ls.ListLeases(ctx, req.App, req.Stream)
+	return &shared.LeaseListResponse{Rows: rows, Err: shared.ToWire(err)}
+}
+
+func (a *storeServer) UpdateLeases(ctx context.Context, req *shared.LeaseUpdateRequest) *shared.LeaseUpdateResponse {
+	out := &shared.LeaseUpdateResponse{Results: make([]shared.Error, len(req.Updates))}
+	ls, ok := a.s.(LeaseStore)
+	if !ok {
+		for i := range out.Results {
+			out.Results[i] = *errNoLeases
+		}
+		return out
+	}
+	ctx, cancel := storeBudget(ctx)
+	defer cancel()
+	errs := ls.UpdateLeases(ctx, req.Updates)
+	for i := range out.Results {
+		switch {
+		case i >= len(errs):
+			out.Results[i] = shared.Error{Code: shared.CodeInternal, Message: "UpdateLeases returned too few results"}
+		case errs[i] != nil:
+			out.Results[i] = *shared.ToWire(errs[i])
+		}
+	}
+	return out
+}
+
+var errNoLeases = &shared.Error{Code: shared.CodeUnimplemented, Message: "this checkpoint store has no leases (it does not implement sdk.LeaseStore): it runs single-host"}
 
 func (a *storeServer) Configure(ctx context.Context, req *shared.ConfigureRequest) *shared.ConfigureResponse {
 	ctx, cancel := storeBudget(ctx)

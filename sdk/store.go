@@ -44,6 +44,42 @@ type BatchStore interface {
 	SetBatch(ctx context.Context, updates []CheckpointUpdate) []error
 }
 
+// LeaseRow is one stored row of a stream: checkpoint and lease.
+type LeaseRow = shared.LeaseRow
+
+// LeaseUpdate is one conditional lease write; see shared.LeaseUpdate for
+// the exact rule every store must follow.
+type LeaseUpdate = shared.LeaseUpdate
+
+// WorkerRowPrefix starts the ShardID of the host's per-worker presence
+// rows; stores keep them like any other row.
+const WorkerRowPrefix = shared.WorkerRowPrefix
+
+// LeaseStore is the optional Store extension that lets several hosts share
+// the store: they coordinate shard leases through it (one lease per shard,
+// in the checkpoint's own row). A store without it runs single-host.
+//
+// ListLeases returns every row of (app, stream) that has a position or a
+// lease (owner or counter), including worker rows; it returns an error
+// (wrap backend failures with Unavailable) when the read failed.
+//
+// UpdateLeases applies each update as ONE conditional write in the backend
+// (a Lua script, UPDATE ... WHERE owner = $ AND lease_counter = $, a
+// DynamoDB ConditionExpression): it applies only when the stored owner and
+// counter equal ExpectOwner and ExpectCounter, and then sets the owner,
+// counter+1 and (forward only) the position; or deletes the row when
+// Delete is set. A failed condition returns ErrConflict (wrapped or as is:
+// errors.Is(err, ErrConflict)); a backend failure returns Unavailable.
+// One error per update, in order, nil for success.
+//
+// Get must keep meaning "a position is stored": a row holding only a
+// lease is found=false. A plain Set keeps the stored owner and counter.
+// storetest.RunLeases checks all of this.
+type LeaseStore interface {
+	ListLeases(ctx context.Context, app, stream string) ([]LeaseRow, error)
+	UpdateLeases(ctx context.Context, updates []LeaseUpdate) []error
+}
+
 // Closer is an optional Store extension: Close is called before the host
 // stops the plugin.
 type Closer interface {

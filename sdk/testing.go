@@ -134,3 +134,31 @@ func (c *TestStoreClient) SetBatch(ctx context.Context, updates []CheckpointUpda
 
 // Close implements Closer.
 func (c *TestStoreClient) Close(ctx context.Context) error { return c.c.Close(ctx) }
+
+// ListLeases implements LeaseStore through the plugin boundary.
+func (c *TestStoreClient) ListLeases(ctx context.Context, app, stream string) ([]LeaseRow, error) {
+	return c.c.ListLeases(ctx, app, stream)
+}
+
+// UpdateLeases implements LeaseStore: all updates in one RPC.
+func (c *TestStoreClient) UpdateLeases(ctx context.Context, updates []LeaseUpdate) []error {
+	res, err := c.c.UpdateLeases(ctx, updates)
+	out := make([]error, len(updates))
+	for i := range out {
+		switch {
+		case err != nil:
+			out[i] = err
+		case res[i].Code != "":
+			e := res[i]
+			out[i] = &e
+		}
+	}
+	return out
+}
+
+// Leases reports whether the store behind the client implements LeaseStore
+// (what the host reads from the plugin's Info).
+func (c *TestStoreClient) Leases(ctx context.Context) (bool, error) {
+	info, err := c.c.Info(ctx)
+	return info.Leases, err
+}

@@ -17,6 +17,11 @@ type CheckpointServer interface {
 	// Close releases connections; the host calls it before stopping the
 	// plugin.
 	Close(ctx context.Context) *Error
+	// ListLeases and UpdateLeases are the lease calls (see LeaseUpdate);
+	// a store without leases answers CodeUnimplemented and says so in
+	// InfoResponse.Leases.
+	ListLeases(ctx context.Context, req *LeaseListRequest) *LeaseListResponse
+	UpdateLeases(ctx context.Context, req *LeaseUpdateRequest) *LeaseUpdateResponse
 }
 
 // CheckpointPlugin is the go-plugin Plugin for checkpoint stores (net/rpc).
@@ -69,6 +74,29 @@ func (s *CheckpointRPCServer) Set(req CheckpointSetRequest, reply *CheckpointSet
 	return nil
 }
 
+// ListLeases is the RPC method behind CheckpointClient.ListLeases.
+func (s *CheckpointRPCServer) ListLeases(req LeaseListRequest, reply *LeaseListResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("ListLeases", func(e *Error) { reply.Err = e })
+	*reply = *s.impl.ListLeases(ctx, &req)
+	return nil
+}
+
+// UpdateLeases is the RPC method behind CheckpointClient.UpdateLeases.
+func (s *CheckpointRPCServer) UpdateLeases(req LeaseUpdateRequest, reply *LeaseUpdateResponse) error {
+	ctx, cancel := serverContext(s.base, req.TimeoutMillis)
+	defer cancel()
+	defer guard("UpdateLeases", func(e *Error) {
+		reply.Results = make([]Error, len(req.Updates))
+		for i := range reply.Results {
+			reply.Results[i] = *e
+		}
+	})
+	*reply = *s.impl.UpdateLeases(ctx, &req)
+	return nil
+}
+
 // Close is the RPC method behind CheckpointClient.Close.
 func (s *CheckpointRPCServer) Close(timeoutMs int64, reply *ConfigureResponse) error {
 	ctx, cancel := serverContext(s.base, timeoutMs)
@@ -102,6 +130,34 @@ func (h *CheckpointClient) Set(ctx context.Context, updates []CheckpointUpdate) 
 	req := CheckpointSetRequest{Updates: updates, TimeoutMillis: timeoutMillis(ctx)}
 	var out CheckpointSetResponse
 	if err := call(ctx, h.c, "Plugin.Set", req, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Results) != len(updates) {
+		return nil, &Error{Code: CodeInternal, Message: "checkpoint plugin returned a wrong number of results"}
+	}
+	return out.Results, nil
+}
+
+// ListLeases reads every row of (app, stream). The error is a transport
+// error or the store's.
+func (h *CheckpointClient) ListLeases(ctx context.Context, app, stream string) ([]LeaseRow, error) {
+	req := LeaseListRequest{App: app, Stream: stream, TimeoutMillis: timeoutMillis(ctx)}
+	var out LeaseListResponse
+	if err := call(ctx, h.c, "Plugin.ListLeases", req, &out); err != nil {
+		return nil, err
+	}
+	if out.Err != nil {
+		return nil, out.Err
+	}
+	return out.Rows, nil
+}
+
+// UpdateLeases applies conditional lease writes; one result per update
+// (empty Code = applied, CodeConflict = the condition failed).
+func (h *CheckpointClient) UpdateLeases(ctx context.Context, updates []LeaseUpdate) ([]Error, error) {
+	req := LeaseUpdateRequest{Updates: updates, TimeoutMillis: timeoutMillis(ctx)}
+	var out LeaseUpdateResponse
+	if err := call(ctx, h.c, "Plugin.UpdateLeases", req, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Results) != len(updates) {

@@ -9,6 +9,10 @@ type InfoResponse struct {
 	Name       string // the plugin's own name for itself, informational
 	Version    string // the plugin's own version, informational
 	SDKVersion string // the sdk version it was built with
+	// Leases is set by a checkpoint store that implements the lease calls
+	// (ListLeases, UpdateLeases): several hosts may share it. Plugins built
+	// before leases leave it false and run single-host.
+	Leases bool
 }
 
 // Empty is the argument or reply of calls that carry nothing.
@@ -85,8 +89,9 @@ type Checkpoint struct {
 	// ShardEnd marks a shard read to its end: nothing more will be read
 	// from it and its children may start.
 	ShardEnd bool
-	// Owner and LeaseCounter are reserved for multi-host leases. Stores
-	// must persist them; the host leaves them empty for now.
+	// Owner and LeaseCounter are the shard's lease (see LeaseUpdate).
+	// Stores must persist them; a plain Set writes them as given, and the
+	// host uses only UpdateLeases on a store that has leases.
 	Owner        string
 	LeaseCounter int64
 }
