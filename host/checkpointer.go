@@ -51,8 +51,12 @@ type checkpointer struct {
 	outageErr   error
 	outageLog   time.Time // last outage log line
 
+	// lease mode (checkpointer_lease.go)
+	leased                  bool
+	renewEvery, fenceWithin time.Duration
+
 	// counters
-	writes, rpcs, failedWrites, conflicts int64
+	writes, rpcs, failedWrites, conflicts, leasesLost int64
 }
 
 // keyState is one shard's checkpoint as the writer sees it.
@@ -70,6 +74,8 @@ type keyState struct {
 	retryAt   time.Time
 	lastErr   error
 	lastLog   time.Time
+
+	lease *leaseState // lease mode: the shard's lease while this host holds it
 }
 
 func (k *keyState) pending() bool { return k.seq > k.stored && k.seq > k.conflict }
@@ -99,6 +105,7 @@ func newCheckpointerWith(calls storeCalls, log hclog.Logger) *checkpointer {
 type storeCalls interface {
 	get(ctx context.Context, keys []shared.CheckpointKey) ([]shared.CheckpointGetResult, error)
 	set(ctx context.Context, updates []shared.CheckpointUpdate) ([]shared.Error, error)
+	storeLeases
 }
 
 // procCalls calls the checkpoint plugin, each call bounded by call_timeout.
@@ -256,7 +263,7 @@ func (c *checkpointer) Err() error {
 // Set hands in a new position for key. It never blocks.
 func (c *checkpointer) Set(key shared.CheckpointKey, cp shared.Checkpoint) {
 	c.mu.Lock()
-	c.setLocked(key, cp)
+	c.refuseUnheldLocked(c.setLocked(key, cp))
 	c.mu.Unlock()
 	select {
 	case c.kick <- struct{}{}:
@@ -308,6 +315,7 @@ func (c *checkpointer) Flush(ctx context.Context) error {
 func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp shared.Checkpoint) error {
 	c.mu.Lock()
 	k := c.setLocked(key, cp)
+	c.refuseUnheldLocked(k)
 	target := k.seq
 	c.mu.Unlock()
 	select {
@@ -375,22 +383,29 @@ func (c *checkpointer) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		if c.leaseMode() {
+			updates, versions, next := c.dueLeases(time.Now())
+			if len(updates) > 0 {
+				sent := time.Now()
+				results, err := c.calls.update(ctx, updates)
+				if ctx.Err() != nil {
+					return
+				}
+				if c.budgetSpent(err) {
+					return
+				}
+				c.recordLeases(updates, versions, sent, results, err)
+				continue
+			}
+			if !c.waitWork(ctx, timer, next) {
+				return
+			}
+			continue
+		}
 		updates, versions, next := c.due(time.Now())
 		if len(updates) == 0 {
-			if !next.IsZero() {
-				timer.Reset(max(time.Until(next), time.Millisecond))
-			}
-			select {
-			case <-ctx.Done():
+			if !c.waitWork(ctx, timer, next) {
 				return
-			case <-c.kick:
-			case <-timer.C:
-			}
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
 			}
 			continue
 		}
@@ -398,15 +413,44 @@ func (c *checkpointer) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, ErrRestartBudgetExhausted) {
-			c.mu.Lock()
-			c.fatal = err
-			c.cond.Broadcast()
-			c.mu.Unlock()
+		if c.budgetSpent(err) {
 			return
 		}
 		c.record(updates, versions, results, err)
 	}
+}
+
+// budgetSpent records a spent restart budget as the writer's fatal error.
+func (c *checkpointer) budgetSpent(err error) bool {
+	if !errors.Is(err, ErrRestartBudgetExhausted) {
+		return false
+	}
+	c.mu.Lock()
+	c.fatal = err
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return true
+}
+
+// waitWork waits for a Set (kick), the next due time or ctx; false when ctx
+// ended.
+func (c *checkpointer) waitWork(ctx context.Context, timer *time.Timer, next time.Time) bool {
+	if !next.IsZero() {
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.kick:
+	case <-timer.C:
+	}
+	if !timer.Stop() {
+		select {
+		case <-timer.C:
+		default:
+		}
+	}
+	return true
 }
 
 // due returns the writes to send now (every pending key not backing off,
@@ -452,6 +496,42 @@ func (c *checkpointer) record(updates []shared.CheckpointUpdate, versions []uint
 	defer c.mu.Unlock()
 	defer c.cond.Broadcast()
 	now := time.Now()
+	if c.outage(len(updates), results, rpcErr, now) {
+		return
+	}
+	for i, u := range updates {
+		k, r := c.keys[u.Key], results[i]
+		switch r.Code {
+		case "":
+			c.writes++
+			if versions[i] > k.stored {
+				k.stored = versions[i]
+			}
+			c.keyRecovered(u.Key, k, now)
+		case shared.CodeConflict:
+			c.conflicts++
+			if versions[i] > k.conflict {
+				k.conflict = versions[i]
+			}
+			k.rejectErr = r.Error()
+			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+			if k.seq == versions[i] {
+				k.has = false // not stored: Get asks the store again
+			}
+			c.log.Error("checkpoint write rejected (conflict): another owner holds the shard's lease; the position was NOT stored",
+				"stream", u.Key.Stream, "shard", u.Key.ShardID, "sequence", u.Checkpoint.SequenceNumber,
+				"shard_end", u.Checkpoint.ShardEnd, "error", r.Error())
+		default:
+			c.keyFailed(u.Key, k, r, now)
+		}
+	}
+}
+
+// outage handles a write RPC that failed as a whole (or whose every write
+// answered "unavailable"): the store-wide backoff and its log lines. It
+// returns false when the store answered, after ending an outage in
+// progress.
+func (c *checkpointer) outage(n int, results []shared.Error, rpcErr error, now time.Time) bool {
 	if rpcErr == nil {
 		c.rpcs++
 	}
@@ -471,65 +551,51 @@ func (c *checkpointer) record(updates []shared.CheckpointUpdate, versions []uint
 		c.outageTries++
 		c.outageUntil = now.Add(c.backoff(c.outageTries))
 		c.outageErr = err
-		c.failedWrites += int64(len(updates))
+		c.failedWrites += int64(n)
 		if c.outageSince.IsZero() {
 			c.outageSince, c.outageLog = now, now
 			c.log.Warn("checkpoint store unavailable; checkpoint write failed; retrying with backoff (at most 4s apart) until it answers; positions are kept, never dropped",
-				"pending", len(updates), "error", err)
+				"pending", n, "error", err)
 		} else if now.Sub(c.outageLog) >= outageRemindEvery {
 			c.outageLog = now
 			c.log.Warn("checkpoint store still unavailable; retrying", "unavailable_for", now.Sub(c.outageSince).Round(time.Second),
-				"attempts", c.outageTries, "pending", len(updates), "error", err)
+				"attempts", c.outageTries, "pending", n, "error", err)
 		}
-		return
+		return true
 	}
 	if !c.outageSince.IsZero() {
 		c.log.Info("checkpoint store available again; writes resumed", "outage", now.Sub(c.outageSince).Round(time.Millisecond),
 			"attempts", c.outageTries)
 	}
 	c.outageSince, c.outageTries, c.outageUntil, c.outageErr = time.Time{}, 0, time.Time{}, nil
-	for i, u := range updates {
-		k, r := c.keys[u.Key], results[i]
-		switch r.Code {
-		case "":
-			c.writes++
-			if versions[i] > k.stored {
-				k.stored = versions[i]
-			}
-			if k.failures > 0 {
-				c.log.Info("checkpoint write succeeded again", "stream", u.Key.Stream, "shard", u.Key.ShardID,
-					"attempts", k.failures+1, "failing_for", now.Sub(k.failSince).Round(time.Millisecond))
-			}
-			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
-		case shared.CodeConflict:
-			c.conflicts++
-			if versions[i] > k.conflict {
-				k.conflict = versions[i]
-			}
-			k.rejectErr = r.Error()
-			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
-			if k.seq == versions[i] {
-				k.has = false // not stored: Get asks the store again
-			}
-			c.log.Error("checkpoint write rejected (conflict): another owner holds the shard's lease; the position was NOT stored",
-				"stream", u.Key.Stream, "shard", u.Key.ShardID, "sequence", u.Checkpoint.SequenceNumber,
-				"shard_end", u.Checkpoint.ShardEnd, "error", r.Error())
-		default:
-			c.failedWrites++
-			e := r
-			k.failures++
-			k.lastErr = &e
-			k.retryAt = now.Add(c.backoff(k.failures))
-			if k.failures == 1 {
-				k.failSince, k.lastLog = now, now
-				c.log.Warn("checkpoint write failed for this shard; it is retried on its own with backoff while the other shards' checkpoints keep being written",
-					"stream", u.Key.Stream, "shard", u.Key.ShardID, "code", string(r.Code), "error", r.Error())
-			} else if now.Sub(k.lastLog) >= outageRemindEvery {
-				k.lastLog = now
-				c.log.Warn("checkpoint write still failing for this shard", "stream", u.Key.Stream, "shard", u.Key.ShardID,
-					"attempts", k.failures, "failing_for", now.Sub(k.failSince).Round(time.Second), "code", string(r.Code), "error", r.Error())
-			}
-		}
+	return false
+}
+
+// keyRecovered clears a key's failure state after a successful write.
+func (c *checkpointer) keyRecovered(key shared.CheckpointKey, k *keyState, now time.Time) {
+	if k.failures > 0 {
+		c.log.Info("checkpoint write succeeded again", "stream", key.Stream, "shard", key.ShardID,
+			"attempts", k.failures+1, "failing_for", now.Sub(k.failSince).Round(time.Millisecond))
+	}
+	k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+}
+
+// keyFailed backs one key off after the store failed its write (the store
+// answered, but not for this key).
+func (c *checkpointer) keyFailed(key shared.CheckpointKey, k *keyState, r shared.Error, now time.Time) {
+	c.failedWrites++
+	e := r
+	k.failures++
+	k.lastErr = &e
+	k.retryAt = now.Add(c.backoff(k.failures))
+	if k.failures == 1 {
+		k.failSince, k.lastLog = now, now
+		c.log.Warn("checkpoint write failed for this shard; it is retried on its own with backoff while the other shards' checkpoints keep being written",
+			"stream", key.Stream, "shard", key.ShardID, "code", string(r.Code), "error", r.Error())
+	} else if now.Sub(k.lastLog) >= outageRemindEvery {
+		k.lastLog = now
+		c.log.Warn("checkpoint write still failing for this shard", "stream", key.Stream, "shard", key.ShardID,
+			"attempts", k.failures, "failing_for", now.Sub(k.failSince).Round(time.Second), "code", string(r.Code), "error", r.Error())
 	}
 }
 

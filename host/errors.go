@@ -44,6 +44,13 @@ var (
 	// not stored; the wrapped error names the shard(s) and the store's
 	// reason.
 	ErrCheckpointConflict = errors.New("checkpoint write rejected by the store (conflict)")
+	// ErrLeaseLost: this host no longer holds the shard's lease (another
+	// host took it, or it could not be renewed in time): the shard stops
+	// before its next batch and its checkpoint writes are refused.
+	ErrLeaseLost = errors.New("shard lease lost")
+	// ErrWorkerIDInUse: another live process runs with this host's
+	// explicit lease worker_id.
+	ErrWorkerIDInUse = errors.New("lease worker_id in use by another live process")
 
 	// ErrKinesis: a Kinesis call failed in a way retrying cannot fix
 	// (access denied, invalid argument, KMS key disabled).
