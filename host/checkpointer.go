@@ -293,7 +293,8 @@ func (c *checkpointer) setLocked(key shared.CheckpointKey, cp shared.Checkpoint)
 	return k
 }
 
-// Flush waits until every position handed in before the call is stored.
+// Flush waits until every position handed in before the call is stored
+// (in lease mode: of the shards whose lease this host still holds).
 // A position the store rejected with CodeConflict is not stored: Flush
 // returns ErrCheckpointConflict naming the shards. When ctx ends first, the
 // error names the shards still waiting and why.
@@ -301,6 +302,9 @@ func (c *checkpointer) Flush(ctx context.Context) error {
 	c.mu.Lock()
 	targets := map[shared.CheckpointKey]uint64{}
 	for key, k := range c.keys {
+		if c.leased && (k.lease == nil || k.lease.done != nil) {
+			continue // handed off or lost (reported then): another host goes on from the stored position
+		}
 		if k.seq > k.stored {
 			targets[key] = k.seq
 		}

@@ -302,3 +302,11 @@ func (c *checkpointer) leaseCounters() int64 {
 	defer c.mu.Unlock()
 	return c.leasesLost
 }
+
+// holds reports whether this host holds key's lease.
+func (c *checkpointer) holds(key shared.CheckpointKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.keys[key]
+	return k != nil && k.lease != nil && k.lease.done == nil
+}

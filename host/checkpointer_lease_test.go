@@ -126,9 +126,11 @@ func TestCheckpointerLeaseWritesRenewAndRelease(t *testing.T) {
 	}
 	// Nothing is written for a key no longer held, and it is not counted
 	// as written.
-	r.c.Set(key, at("30"))
-	if err := r.c.Flush(ctx); !errors.Is(err, ErrCheckpointConflict) {
-		t.Fatalf("Flush of an unheld key: %v", err)
+	if err := r.c.SetSync(ctx, key, at("30")); !errors.Is(err, ErrCheckpointConflict) {
+		t.Fatalf("SetSync of an unheld key: %v", err)
+	}
+	if err := r.c.Flush(ctx); err != nil {
+		t.Fatalf("Flush after the hand-off: %v", err)
 	}
 	if r.f.row(key).SequenceNumber != "20" {
 		t.Fatal("a position of an unheld key was written")
@@ -145,9 +147,8 @@ func TestCheckpointerLeaseLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.f.steal(key, "other#1")
-	r.c.Set(key, at("5"))
-	if err := r.c.Flush(ctx); !errors.Is(err, ErrCheckpointConflict) {
-		t.Fatalf("Flush: %v", err)
+	if err := r.c.SetSync(ctx, key, at("5")); !errors.Is(err, ErrCheckpointConflict) {
+		t.Fatalf("SetSync: %v", err)
 	}
 	if err := r.c.fence(ctx, key); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("fence: %v", err)

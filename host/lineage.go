@@ -80,6 +80,13 @@ func (l *Lineage) Forget(id string) { delete(l.shards, id) }
 // Started marks id as launched.
 func (l *Lineage) Started(id string) { l.started[id] = true }
 
+// Stopped marks a started shard as no longer running without having
+// finished (its lease was handed off or lost): it is Ready again.
+func (l *Lineage) Stopped(id string) { delete(l.started, id) }
+
+// IsStarted reports whether id is running here.
+func (l *Lineage) IsStarted(id string) bool { return l.started[id] }
+
 // Finished marks id as read to its end.
 func (l *Lineage) Finished(id string) { l.finished[id] = true }
 

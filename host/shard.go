@@ -138,7 +138,9 @@ func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
 func (w *shardWorker) endShard(ctx context.Context, children []types.ChildShard, msg string, args ...any) shardResult {
 	res := shardResult{id: w.id}
 	if err := w.s.cp.SetSync(ctx, w.key, shared.Checkpoint{ShardEnd: true}); err != nil {
-		if ctx.Err() == nil {
+		if errors.Is(err, ErrCheckpointConflict) && w.s.leases != nil {
+			res.err = fmt.Errorf("%w: shard %s: SHARD_END not stored: %v", ErrLeaseLost, w.id, err)
+		} else if ctx.Err() == nil {
 			res.err = fmt.Errorf("shard %s: store SHARD_END: %w", w.id, err)
 		}
 		return res
@@ -364,6 +366,15 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		}
 		if err := w.s.cp.Err(); err != nil {
 			return done, false, fmt.Errorf("stream %s: checkpoint %q can no longer store positions: %w", w.s.cfg.Name, w.s.cp.proc.block().Name, err)
+		}
+		// With leases: no batch starts unless the lease was renewed
+		// recently (renewed now if not), so a host that lost its lease
+		// delivers nothing more of the shard.
+		if err := w.s.cp.fence(actx, w.key); err != nil {
+			if actx.Err() != nil && !errors.Is(err, ErrLeaseLost) {
+				return done, false, nil
+			}
+			return done, false, err
 		}
 		inst, release, err := proc.acquire(actx)
 		if err != nil {

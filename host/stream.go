@@ -30,6 +30,53 @@ type streamRunner struct {
 	// initial is nil until then.
 	initial  map[string]bool // shards in that listing
 	consumed bool            // some shard of it had a checkpoint of this app
+
+	// leases is set when the checkpoint store is shared by several hosts
+	// (it implements the lease calls): only shards whose lease this host
+	// holds run here.
+	leases *streamLeases
+}
+
+// setupLeases turns leases on when the stream's checkpoint store has them.
+func (s *streamRunner) setupLeases(ctx context.Context) error {
+	if s.cp.proc == nil {
+		return nil
+	}
+	inst, err := s.cp.proc.get(ctx)
+	if err != nil {
+		return err
+	}
+	if !inst.info.Leases {
+		return nil
+	}
+	b := s.cp.proc.block()
+	lc := b.leaseConfig()
+	s.cp.enableLeases(lc.RenewInterval, lc.Duration/2)
+	s.leases = newStreamLeases(s.h.conf().App, s.cfg.Name, lc, s.cp, s.log.Named("lease"))
+	s.log.Info("checkpoint store is shared: this host takes shard leases", "checkpoint", b.Name,
+		"worker_id", s.leases.workerID, "lease_duration", lc.Duration, "max_shards", lc.MaxShards)
+	return nil
+}
+
+// handoffTimeout bounds handing a lease off (its final checkpoint write).
+func (s *streamRunner) handoffTimeout() time.Duration {
+	if s.cp.proc != nil {
+		return 2 * s.cp.proc.block().CallTimeout
+	}
+	return 10 * time.Second
+}
+
+// releaseLease hands a shard's lease off with its final position.
+func (s *streamRunner) releaseLease(id, why string) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.handoffTimeout())
+	defer cancel()
+	key := s.leases.key(id)
+	if err := s.cp.release(ctx, key); err != nil {
+		s.log.Warn("lease not handed off; other hosts take the shard when it expires", "shard", id, "why", why, "error", err)
+	} else {
+		s.log.Info("lease handed off", "shard", id, "why", why)
+	}
+	s.leases.released(id)
 }
 
 func (s *streamRunner) initialPosition() iteratorPosition {
@@ -45,7 +92,17 @@ func (s *streamRunner) initialPosition() iteratorPosition {
 // run returns when fetch ends (after every worker returned) or a worker
 // fails. stopScan is called when a handler asked to stop the whole scan.
 func (s *streamRunner) run(fetch, deliver context.Context) error {
+	if err := s.setupLeases(fetch); err != nil {
+		if fetch.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("stream %s: checkpoint store: %w", s.cfg.Name, err)
+	}
+	lz := s.leases
 	lin := NewLineage()
+	workers := map[string]context.CancelFunc{} // per shard: stops it (hand-off)
+	handoff := map[string]bool{}
+	var lastShards []ShardInfo
 	results := make(chan shardResult)
 	var wg sync.WaitGroup
 	running := 0
@@ -58,7 +115,12 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 
 	launch := func() {
 		for _, id := range lin.Ready() {
+			if lz != nil && !lz.held[id] {
+				continue
+			}
 			lin.Started(id)
+			wctx, wcancel := context.WithCancel(fetch)
+			workers[id] = wcancel
 			running++
 			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
 				key:     shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id},
@@ -66,9 +128,37 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results <- w.run(fetch, deliver)
+				results <- w.run(wctx, deliver)
 			}()
 		}
+	}
+	leaseRound := func() {
+		if lz == nil || fetch.Err() != nil || s.initial == nil {
+			return
+		}
+		rr, err := lz.round(fetch, lastShards)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+				s.log.Error("stopping the stream", "error", err)
+			}
+			cancel()
+			return
+		}
+		for id := range rr.ended {
+			if !lin.IsStarted(id) {
+				lin.Finished(id)
+			}
+		}
+		for _, id := range rr.release {
+			if stop := workers[id]; stop != nil {
+				handoff[id] = true
+				stop()
+			} else {
+				s.releaseLease(id, "balancing")
+			}
+		}
+		launch()
 	}
 	list := func() {
 		shards, err := s.listShards(fetch)
@@ -94,16 +184,53 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				s.initial[sh.ID] = true
 			}
 		}
+		lastShards = shards
 		lin.Observe(shards)
 		launch()
 	}
 	list()
+	leaseRound()
 	tick := time.NewTicker(s.cfg.ShardSyncInterval)
 	defer tick.Stop()
+	var poll <-chan time.Time
+	if lz != nil {
+		t := time.NewTicker(lz.cfg.PollInterval)
+		defer t.Stop()
+		poll = t.C
+		// After every worker returned (the return paths below wait for
+		// them): hand every lease off with its final position.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), s.handoffTimeout())
+			defer cancel()
+			lz.shutdown(ctx)
+		}()
+	}
 	for {
 		select {
 		case r := <-results:
 			running--
+			if stop := workers[r.id]; stop != nil {
+				stop()
+				delete(workers, r.id)
+			}
+			if lz != nil {
+				wasHandoff := handoff[r.id]
+				delete(handoff, r.id)
+				switch {
+				case r.err != nil && isLeaseLoss(r.err):
+					s.log.Warn("shard stopped: its lease went to another host", "shard", r.id, "error", r.err)
+					lin.Stopped(r.id)
+					lz.released(r.id)
+					continue
+				case r.ended || r.gone:
+					s.releaseLease(r.id, "shard finished")
+				case wasHandoff && r.err == nil && !r.stop:
+					lin.Stopped(r.id)
+					s.releaseLease(r.id, "balancing")
+					launch()
+					continue
+				}
+			}
 			switch {
 			case r.err != nil:
 				if firstErr == nil {
@@ -131,6 +258,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				}
 				if fetch.Err() == nil {
 					launch()
+					leaseRound() // children may be taken now
 				}
 			case r.stop:
 				if fetch.Err() == nil {
@@ -148,6 +276,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			}
 		case <-tick.C:
 			list()
+		case <-poll:
+			leaseRound()
 		case <-fetch.Done():
 			if running == 0 {
 				wg.Wait()
@@ -157,7 +287,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			for running > 0 {
 				r := <-results
 				running--
-				if r.err != nil && firstErr == nil && !errors.Is(r.err, context.Canceled) {
+				if r.err != nil && firstErr == nil && !errors.Is(r.err, context.Canceled) && !isLeaseLoss(r.err) {
 					firstErr = r.err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
 )
 
 // ValidateFile is `kinesis-host validate`: it loads the file at path and
@@ -58,6 +59,17 @@ type PluginReport struct {
 	Protocol   int    // negotiated protocol version, 0 when it did not start
 	SDKVersion string // the sdk the plugin was built with
 	Err        error
+	// Leases: for a checkpoint store shared by several hosts, the stored
+	// rows of each stream that uses it, read-only (validate lists them).
+	Leases []StreamLeases
+}
+
+// StreamLeases is one stream's rows in a shared checkpoint store: each
+// shard's checkpoint, lease owner and counter, and the hosts' worker rows.
+type StreamLeases struct {
+	Stream string
+	Rows   []shared.LeaseRow // sorted by shard id
+	Err    error             // the listing failed
 }
 
 // Validate runs every check short of consuming: each handler and
@@ -82,6 +94,9 @@ func Validate(ctx context.Context, cfg *Config, log hclog.Logger) (hcl.Diagnosti
 			rep.SHA256 = im.sum
 			rep.Protocol = inst.client.NegotiatedVersion()
 			rep.SDKVersion = inst.info.SDKVersion
+			if cl, ok := inst.raw.(*shared.CheckpointClient); ok && inst.info.Leases {
+				rep.Leases = listLeases(ctx, cl, cfg, b)
+			}
 			stopClient(inst, 3*time.Second)
 			im.close()
 		}
@@ -147,6 +162,22 @@ func sortedBlocks(cfg *Config) []*PluginBlock {
 	})
 	for _, b := range rest {
 		add(b)
+	}
+	return out
+}
+
+// listLeases reads the rows of every stream stored in checkpoint block b.
+func listLeases(ctx context.Context, cl *shared.CheckpointClient, cfg *Config, b *PluginBlock) []StreamLeases {
+	var out []StreamLeases
+	for _, st := range cfg.Streams {
+		if cfg.Checkpoints[st.Checkpoint] != b {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, b.CallTimeout)
+		rows, err := cl.ListLeases(cctx, cfg.App, st.Name)
+		cancel()
+		sort.Slice(rows, func(i, j int) bool { return rows[i].ShardID < rows[j].ShardID })
+		out = append(out, StreamLeases{Stream: st.Name, Rows: rows, Err: err})
 	}
 	return out
 }

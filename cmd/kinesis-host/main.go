@@ -158,8 +158,45 @@ func validate(cmd, path string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "validate" {
 		fmt.Fprintf(stdout, "%s is valid: %d stream(s), every plugin started and accepted its config.\n", path, len(cfg.Streams))
+		printLeases(stdout, reports)
 	}
 	return 0
+}
+
+// printLeases shows, read-only, the leases of every stream kept in a
+// shared checkpoint store.
+func printLeases(w io.Writer, reports []host.PluginReport) {
+	for _, r := range reports {
+		for _, sl := range r.Leases {
+			fmt.Fprintf(w, "\nleases of stream %q in checkpoint %q (shared by several hosts):\n", sl.Stream, r.Name)
+			if sl.Err != nil {
+				fmt.Fprintf(w, "  cannot list them: %v\n", sl.Err)
+				continue
+			}
+			if len(sl.Rows) == 0 {
+				fmt.Fprintln(w, "  none yet (no host has run this stream against this store)")
+				continue
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  SHARD\tOWNER\tCOUNTER\tCHECKPOINT")
+			for _, row := range sl.Rows {
+				owner, pos := row.Checkpoint.Owner, row.Checkpoint.SequenceNumber
+				if owner == "" {
+					owner = "-"
+				}
+				switch {
+				case row.Checkpoint.ShardEnd:
+					pos = "SHARD_END"
+				case pos == "":
+					pos = "-"
+				case row.Checkpoint.SubSequenceNumber > 0:
+					pos += fmt.Sprintf("/%d", row.Checkpoint.SubSequenceNumber)
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", row.ShardID, owner, row.Checkpoint.LeaseCounter, pos)
+			}
+			tw.Flush()
+		}
+	}
 }
 
 func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer) int {
