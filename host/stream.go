@@ -132,6 +132,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			}()
 		}
 	}
+	var list func()
 	leaseRound := func() {
 		if lz == nil || fetch.Err() != nil || s.initial == nil {
 			return
@@ -145,10 +146,18 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			cancel()
 			return
 		}
+		relist := false
 		for id := range rr.ended {
-			if !lin.IsStarted(id) {
+			if !lin.IsStarted(id) && !lin.IsFinished(id) {
 				lin.Finished(id)
+				_, known := lin.shards[id]
+				relist = relist || known
 			}
+		}
+		if relist {
+			// Another host finished a shard: list now to learn its
+			// children instead of waiting for shard_sync_interval.
+			list()
 		}
 		for _, id := range rr.release {
 			if stop := workers[id]; stop != nil {
@@ -160,7 +169,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		}
 		launch()
 	}
-	list := func() {
+	list = func() {
 		shards, err := s.listShards(fetch)
 		if err != nil {
 			return
@@ -250,6 +259,15 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 						ki.AdjacentParent = c.ParentShards[1]
 					}
 					kids = append(kids, ki)
+				}
+				if lz != nil {
+					// The core may take the children at once (other hosts
+					// learn of them at their next listing).
+					for _, k := range kids {
+						if _, known := lin.shards[k.ID]; !known {
+							lastShards = append(lastShards, k)
+						}
+					}
 				}
 				if lin.ObserveChildren(kids) && fetch.Err() == nil {
 					// A child names a parent never listed: list now to
