@@ -68,6 +68,14 @@ var cfgDefaults = struct {
 
 	ImplicitCheckpointPlugin string // plugin of the implicit "default" checkpoint
 	ImplicitCheckpointPath   string // its config path, relative to Config.Dir
+
+	// The lease {} block of checkpoint blocks (see cfgDefaultLease: the
+	// defaults of renew_interval and poll_interval depend on duration).
+	LeaseDuration      time.Duration // duration
+	LeaseRenewDivisor  time.Duration // renew_interval = duration / LeaseRenewDivisor
+	LeasePollInterval  time.Duration // poll_interval, ...
+	LeasePollDivisor   time.Duration // ... or duration / LeasePollDivisor when that is shorter
+	LeaseSingleHostFor []string      // checkpoint plugins that never share a store: lease {} has no effect
 }{
 	PluginDir:       filepath.Join("bin", "plugins"),
 	LogLevel:        "info",
@@ -94,6 +102,12 @@ var cfgDefaults = struct {
 
 	ImplicitCheckpointPlugin: "file",
 	ImplicitCheckpointPath:   filepath.Join("data", "checkpoints.db"),
+
+	LeaseDuration:      10 * time.Second,
+	LeaseRenewDivisor:  3,
+	LeasePollInterval:  time.Second,
+	LeasePollDivisor:   10,
+	LeaseSingleHostFor: []string{"file", "memory"},
 }
 
 // Limits enforced on numeric settings.
@@ -104,6 +118,10 @@ const (
 	cfgBatchMaxBytesMax   = 64 << 20 // 64 MiB
 	cfgPollIntervalMin    = 200 * time.Millisecond
 	cfgShardSyncMin       = time.Second
+	// cfgLeaseDurationMin is low so that tests can scale time down;
+	// production should keep lease durations in seconds.
+	cfgLeaseDurationMin = 200 * time.Millisecond
+	cfgWorkerIDMaxLen   = 128
 )
 
 // Values of StreamConfig.StartPosition.
@@ -153,6 +171,11 @@ var (
 	cfgSizeRE       = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$`)
 	cfgSHA256RE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
 )
+
+// cfgWorkerIDChars are the characters allowed in worker_id besides ASCII
+// letters and digits; "#" is not one of them (the host separates the worker
+// id from its per-process incarnation with it).
+const cfgWorkerIDChars = "._:@/-"
 
 // Config is the decoded, validated host configuration. LoadConfig returns it
 // only when the file has no errors, so every field holds a usable value:
@@ -301,6 +324,11 @@ type PluginBlock struct {
 	Restart RestartPolicy
 	// Failure is the failure policy (handler blocks only).
 	Failure FailurePolicy
+	// Lease is the lease {} block (checkpoint blocks only): how hosts
+	// sharing this store coordinate shard leases. Used only when the
+	// store supports leases (redis, postgres, dynamodb); defaults when
+	// the block is absent.
+	Lease LeaseConfig
 	// Config is the plugin-owned config {} block's attributes as a JSON
 	// object with sorted keys ("{}" when the block is absent). Strings,
 	// numbers, bools, null, lists/tuples/sets (arrays) and maps/objects are
@@ -396,6 +424,36 @@ type RestartPolicy struct {
 	OnExhausted string
 }
 
+// LeaseConfig tunes multi-host shard leases (a checkpoint block's lease {}).
+type LeaseConfig struct {
+	// Duration (duration): a lease whose counter another host has watched
+	// stay unchanged this long is expired and may be taken. Default 10s;
+	// at least 200ms (a floor low enough for tests that scale time down;
+	// production should keep seconds).
+	Duration time.Duration
+	// RenewInterval (renew_interval): how often a host renews the leases it
+	// holds (a checkpoint write renews too). Default Duration/3; must be
+	// at most Duration/2.
+	RenewInterval time.Duration
+	// PollInterval (poll_interval): how often a host lists the store's
+	// leases to take unowned or expired ones and to balance. Default 1s,
+	// or Duration/10 when that is shorter (so time scaled down in tests
+	// keeps production's proportions); at most Duration/2.
+	PollInterval time.Duration
+	// WorkerID (worker_id): this host's stable identity, 1-128 characters
+	// of letters, digits and "._:@/-". Empty (absent, or "" as from
+	// env("WORKER_ID", "")): a default unique per process (the host builds
+	// it from the host name and a per-process suffix). Set it explicitly to
+	// let a restarted host take its own leases back at once; two live
+	// processes with the same id are refused.
+	WorkerID string
+	// MaxShards (max_shards): the most shards this host holds; 0 = no cap.
+	MaxShards int
+	// Range is the lease block's header (or the checkpoint block's when
+	// there is none), for diagnostics.
+	Range hcl.Range
+}
+
 func cfgNewConfig(dir string) *Config {
 	return &Config{
 		Dir:             dir,
@@ -435,9 +493,21 @@ func cfgNewPluginBlock(kind PluginKind, name, pluginDir string) *PluginBlock {
 	}
 	if kind == KindCheckpoint {
 		p.CallTimeout = cfgDefaults.CheckpointCallTimeout
+		p.Lease = cfgDefaultLease(cfgDefaults.LeaseDuration)
 	}
 	p.Path = cfgPluginPath(pluginDir, kind, p.Plugin)
 	return p
+}
+
+// cfgDefaultLease returns the default lease settings for a lease duration:
+// renew_interval and poll_interval default to fractions of the duration
+// the file sets (or the default duration).
+func cfgDefaultLease(d time.Duration) LeaseConfig {
+	return LeaseConfig{
+		Duration:      d,
+		RenewInterval: d / cfgDefaults.LeaseRenewDivisor,
+		PollInterval:  min(cfgDefaults.LeasePollInterval, d/cfgDefaults.LeasePollDivisor),
+	}
 }
 
 // cfgNewImplicitCheckpoint returns the DefaultCheckpointName checkpoint used
@@ -449,7 +519,7 @@ func cfgNewImplicitCheckpoint(cfg *Config, rng hcl.Range) *PluginBlock {
 	p.Config, _ = json.Marshal(map[string]string{
 		"path": filepath.Join(cfg.Dir, cfgDefaults.ImplicitCheckpointPath),
 	})
-	p.DefRange, p.PluginRange, p.ConfigRange = rng, rng, rng
+	p.DefRange, p.PluginRange, p.ConfigRange, p.Lease.Range = rng, rng, rng, rng
 	p.Implicit = true
 	return p
 }

@@ -51,7 +51,9 @@ var (
 		Attributes: []hcl.AttributeSchema{
 			{Name: "plugin"}, {Name: "path"}, {Name: "sha256"}, {Name: "call_timeout"},
 		},
-		Blocks: []hcl.BlockHeaderSchema{{Type: "restart"}, {Type: "config"}},
+		// lease is only valid in checkpoint blocks; handler blocks accept it
+		// here to say where it belongs (configLoader.leaseBlock).
+		Blocks: []hcl.BlockHeaderSchema{{Type: "restart"}, {Type: "config"}, {Type: "lease"}},
 	}
 	// Handler blocks take the plugin attributes plus the failure policy.
 	cfgHandlerSchema = &hcl.BodySchema{
@@ -61,6 +63,11 @@ var (
 	}
 	cfgDeadLetterSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "file"}, {Name: "stream"}},
+	}
+	cfgLeaseSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "duration"}, {Name: "renew_interval"}, {Name: "poll_interval"}, {Name: "worker_id"}, {Name: "max_shards"},
+		},
 	}
 	cfgRestartSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{

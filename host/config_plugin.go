@@ -44,6 +44,9 @@ func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir stri
 	c := l.content(b.Body, schema)
 	p := cfgNewPluginBlock(kind, b.Labels[0], pluginDir)
 	p.DefRange, p.PluginRange, p.ConfigRange = b.DefRange, b.DefRange, b.DefRange
+	if kind == KindCheckpoint {
+		p.Lease.Range = b.DefRange
+	}
 
 	pluginAttr, pathAttr := c.attrs["plugin"], c.attrs["path"]
 	plugin, pluginSt := l.str(pluginAttr)
@@ -99,6 +102,7 @@ func (l *configLoader) pluginBlock(kind PluginKind, b *hcl.Block, pluginDir stri
 		p.ConfigRange = cb.DefRange
 		p.Config = l.pluginConfig(cb.Body, p.ConfigAttrs)
 	}
+	l.leaseBlock(p, c)
 	if kind == KindHandler {
 		l.failurePolicy(&p.Failure, c, b)
 	}
