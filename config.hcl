@@ -41,3 +41,19 @@ checkpoint "local" {
   plugin = "file"              # → <plugin_dir>/kinesis-checkpoint-file
   config { path = "./data/checkpoints.db" }
 }
+
+# Several hosts: name a shared store (redis, postgres, dynamodb) as the stream's
+# checkpoint and start this same file on every machine; the hosts share the
+# shards through leases kept in the store. file and memory are single-host.
+# The lease {} block is optional; the values below are the defaults:
+# checkpoint "shared" {
+#   plugin = "redis"
+#   config { address = env("REDIS_ADDR", "127.0.0.1:6379") }
+#   lease {
+#     duration       = "10s"   # a host silent this long loses its shards (min 200ms, for tests; keep seconds)
+#     renew_interval = "3.3s"  # default duration/3; at most duration/2
+#     poll_interval  = "1s"    # look for unowned or expired shards and rebalance; at most duration/2
+#     worker_id      = env("WORKER_ID", "")   # "": unique per process; a fixed id takes its leases back at once after a restart
+#     max_shards     = 0       # the most shards this host holds; 0: no cap
+#   }
+# }

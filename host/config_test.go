@@ -91,6 +91,7 @@ func configRangeLines(cfg *Config) map[string]int {
 			m[p+"def"] = b.DefRange.Start.Line
 			m[p+"plugin"] = b.PluginRange.Start.Line
 			m[p+"config"] = b.ConfigRange.Start.Line
+			m[p+"lease"] = b.Lease.Range.Start.Line
 			for attr, r := range b.ConfigAttrs {
 				m[p+"attr."+attr] = r.Start.Line
 			}
@@ -116,7 +117,7 @@ func configWithoutRanges(t *testing.T, cfg *Config) *Config {
 		out := map[string]*PluginBlock{}
 		for k, b := range in {
 			bc := *b
-			bc.DefRange, bc.PluginRange, bc.ConfigRange = hcl.Range{}, hcl.Range{}, hcl.Range{}
+			bc.DefRange, bc.PluginRange, bc.ConfigRange, bc.Lease.Range = hcl.Range{}, hcl.Range{}, hcl.Range{}, hcl.Range{}
 			bc.ConfigAttrs = nil
 			if !json.Valid(bc.Config) {
 				t.Errorf("%s %q: Config is not valid JSON: %s", b.Kind, k, bc.Config)
@@ -205,10 +206,16 @@ var configDefaultRestart = RestartPolicy{
 	OnExhausted: "exit",
 }
 
+// configDefaultLease is a checkpoint block's lease settings without a
+// lease {} block.
+var configDefaultLease = LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second}
+
 func configPlugin(kind PluginKind, name, plugin, path, configJSON string) *PluginBlock {
 	timeout := 30 * time.Second
+	var lease LeaseConfig
 	if kind == KindCheckpoint {
 		timeout = 10 * time.Second
+		lease = configDefaultLease
 	}
 	return &PluginBlock{
 		Kind:        kind,
@@ -218,6 +225,7 @@ func configPlugin(kind PluginKind, name, plugin, path, configJSON string) *Plugi
 		CallTimeout: timeout,
 		Restart:     configDefaultRestart,
 		Failure:     FailurePolicy{OnFailure: "stop", MaxAttempts: 1, RetryBackoff: time.Second},
+		Lease:       lease,
 		Config:      []byte(configJSON),
 	}
 }
@@ -281,6 +289,7 @@ func TestConfigValidFiles(t *testing.T) {
 				"handler[example].attr.prefix": 16,
 				"checkpoint[local].plugin":     19,
 				"checkpoint[local].attr.path":  20,
+				"checkpoint[local].lease":      18, // no lease block: the checkpoint block
 			},
 		},
 		{
@@ -307,6 +316,8 @@ func TestConfigValidFiles(t *testing.T) {
 				"checkpoint[default].def":    5, // implicit: the first stream using it
 				"checkpoint[default].plugin": 5,
 				"checkpoint[default].config": 5,
+				"checkpoint[default].lease":  5,
+				"handler[orders].lease":      0, // handlers have no lease settings
 			},
 		},
 		{
@@ -1056,6 +1067,7 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		f.Add(src)
 	}
+	f.Add([]byte(configLeaseSrc("redis", []string{`duration = "30s"`, `renew_interval = "5s"`, `poll_interval = "2s"`, `worker_id = "w-1"`, `max_shards = 2`})))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, files, diags := ParseConfig(src, "fuzz.hcl", "/fuzz")
 		if files == nil {
@@ -1086,6 +1098,12 @@ func FuzzParseConfig(f *testing.F) {
 			for _, b := range m {
 				if !json.Valid(b.Config) || !filepath.IsAbs(b.Path) || b.CallTimeout <= 0 {
 					t.Fatalf("plugin block %+v", b)
+				}
+				if lc := b.Lease; b.Kind == KindCheckpoint && (lc.Duration < 200*time.Millisecond ||
+					lc.RenewInterval <= 0 || lc.RenewInterval > lc.Duration/2 ||
+					lc.PollInterval <= 0 || lc.PollInterval > lc.Duration/2 || lc.MaxShards < 0 ||
+					len(lc.WorkerID) > 128 || strings.Contains(lc.WorkerID, "#")) {
+					t.Fatalf("lease settings %+v", lc)
 				}
 			}
 		}
