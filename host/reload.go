@@ -529,7 +529,7 @@ func sameStream(a, b *StreamConfig) bool {
 func samePlugin(a, b *PluginBlock) bool {
 	x, y := *a, *b
 	for _, p := range []*PluginBlock{&x, &y} {
-		p.DefRange, p.PluginRange, p.ConfigRange, p.ConfigAttrs = hcl.Range{}, hcl.Range{}, hcl.Range{}, nil
+		p.DefRange, p.PluginRange, p.ConfigRange, p.ConfigAttrs, p.Lease.Range = hcl.Range{}, hcl.Range{}, hcl.Range{}, nil, hcl.Range{}
 		if p.Failure.DeadLetter != nil {
 			dl := *p.Failure.DeadLetter
 			dl.Range = hcl.Range{}

@@ -50,7 +50,7 @@ func (s *streamRunner) setupLeases(ctx context.Context) error {
 		return nil
 	}
 	b := s.cp.proc.block()
-	lc := b.leaseConfig()
+	lc := b.Lease
 	s.cp.enableLeases(lc.RenewInterval, lc.Duration/2)
 	s.leases = newStreamLeases(s.h.conf().App, s.cfg.Name, lc, s.cp, s.log.Named("lease"))
 	s.log.Info("checkpoint store is shared: this host takes shard leases", "checkpoint", b.Name,
