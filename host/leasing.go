@@ -131,16 +131,8 @@ func (l *streamLeases) round(ctx context.Context, shards []ShardInfo) (roundResu
 		}
 	}
 	l.core.Observe(now, in)
-	fresh := !l.workerHeld
 	if err := l.keepWorkerRow(ctx); err != nil || !l.workerHeld {
 		return res, err
-	}
-	if fresh {
-		// This host's worker row was just written: hosts starting together
-		// see each other at their next poll and share the shards at once,
-		// instead of the first one taking everything and handing most of it
-		// back, one shard per poll.
-		return res, nil
 	}
 
 	listed := make(map[string]bool, len(shards))
