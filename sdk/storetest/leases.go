@@ -679,7 +679,7 @@ func checkLeaseBatch(t *testing.T, ctx context.Context, e lenv) {
 	e.apply(t, ctx, take(w, "", 0, "w"))
 	mustSet(t, ctx, e.s, k(6), sdk.Checkpoint{SequenceNumber: "60"})
 	updates := []sdk.LeaseUpdate{
-		take(k(0), "", 0, "h"), // take a missing row: applies
+		take(k(0), "", 0, "h"),  // take a missing row: applies
 		take(k(1), "x", 3, "h"), // wrong expectation on a missing row
 		withCP(take(k(2), "h", 1, "h"), sdk.Checkpoint{SequenceNumber: "20"}), // renew with checkpoint
 		del(w, "w", 1),          // delete a worker row
