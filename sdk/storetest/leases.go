@@ -40,7 +40,9 @@ import (
 //   - Delete of a worker row (sdk.WorkerRowPrefix) is conditional too.
 //   - ListLeases lists exactly the rows of (app, stream).
 //   - Of 8 racing takers or renewers with the same expectation exactly one
-//     wins.
+//     wins; hosts sending overlapping batches at once (takes, checkpoints
+//     and deletes of the same rows, in different orders) get only
+//     applied updates and conflicts, never another error (a deadlock).
 //   - A batch returns one result per update, in order, and applies updates
 //     of the same key in order.
 //   - An invalid sequence number fails with an error that is not a
@@ -104,6 +106,7 @@ var leaseChecks = []leaseCheck{
 	{"ListLeases", checkListLeases},
 	{"ConcurrentTakers", checkConcurrentTakers},
 	{"ConcurrentRenewers", checkConcurrentRenewers},
+	{"RacingBatches", checkRacingBatches},
 	{"Batch", checkLeaseBatch},
 	{"InvalidSequence", checkLeaseInvalid},
 }
@@ -769,5 +772,75 @@ func checkLeaseInvalid(t *testing.T, ctx context.Context, e lenv) {
 			t.Fatalf("UpdateLeases(%s) = %v; want an error that is not a conflict", describe(u), err)
 		}
 		e.wantRow(t, ctx, k, sdk.Checkpoint{Owner: "h", LeaseCounter: 1})
+	}
+}
+
+// checkRacingBatches sends overlapping batches from several "hosts" at
+// once, mixing rows that are created, updated and deleted, each host in
+// its own order: every update must apply or fail with a conflict.
+func checkRacingBatches(t *testing.T, ctx context.Context, e lenv) {
+	const hosts, rounds, shards = 4, 8, 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	applied, conflicts := 0, 0
+	errc := make(chan error, hosts)
+	for h := 0; h < hosts; h++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			me := fmt.Sprint("h", h)
+			for r := 0; r < rounds; r++ {
+				rows, err := e.ls.ListLeases(ctx, e.app, "s")
+				if err != nil {
+					errc <- err
+					return
+				}
+				seen := map[string]sdk.Checkpoint{}
+				for _, row := range rows {
+					seen[row.ShardID] = row.Checkpoint
+				}
+				var updates []sdk.LeaseUpdate
+				for i := 0; i < shards; i++ {
+					id := fmt.Sprint("shard-", (i*(h+1)+r)%shards)
+					cur := seen[id]
+					u := take(e.key("s", id), cur.Owner, cur.LeaseCounter, me)
+					switch (i + r + h) % 4 {
+					case 0:
+						u.Delete = true
+					case 1:
+						u = withCP(u, sdk.Checkpoint{SequenceNumber: fmt.Sprint(r*100 + i)})
+					}
+					updates = append(updates, u)
+				}
+				errs := e.ls.UpdateLeases(ctx, updates)
+				if len(errs) != len(updates) {
+					errc <- fmt.Errorf("UpdateLeases returned %d results for %d updates", len(errs), len(updates))
+					return
+				}
+				for i, err := range errs {
+					mu.Lock()
+					switch {
+					case err == nil:
+						applied++
+					case errors.Is(err, sdk.ErrConflict):
+						conflicts++
+					default:
+						mu.Unlock()
+						errc <- fmt.Errorf("host %s round %d update %d (%s): %w; want nil or sdk.ErrConflict", me, r, i, describe(updates[i]), err)
+						return
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	t.Logf("%d updates applied, %d conflicts", applied, conflicts)
+	if applied == 0 {
+		t.Fatal("no update applied")
 	}
 }
