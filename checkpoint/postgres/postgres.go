@@ -84,7 +84,7 @@
 // batch naming a row twice takes one more per repetition, so that a row's
 // updates apply in order): each update is a DELETE, an UPDATE or an
 // INSERT ... ON CONFLICT DO UPDATE whose WHERE compares the stored owner
-// and lease_counter with the expected ones (an absent row counts as ''
+// and lease_counter with the expected ones (an absent row counts as no owner
 // and 0: only an update expecting that may insert it), and that sets
 // owner, lease_counter + 1 and, forward only as in Set, the position. The
 // database checks and writes each row under its row lock, so a stale host
