@@ -61,3 +61,12 @@ func UnavailableAt(field string, err error) error {
 	}
 	return &Error{Code: shared.CodeUnavailable, Field: field, Message: err.Error(), Retryable: true}
 }
+
+// Conflict is the error of a lease write whose condition failed (see
+// LeaseStore): errors.Is(err, ErrConflict) holds. The message should name
+// what is stored, for example
+//
+//	sdk.Conflict("shard %s is held by %q at counter %d", shard, owner, n)
+func Conflict(format string, args ...any) error {
+	return &Error{Code: shared.CodeConflict, Message: fmt.Sprintf(format, args...)}
+}

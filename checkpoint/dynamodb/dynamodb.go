@@ -29,15 +29,22 @@
 //	sequence_number      S     the last sequence number done (as the seed writes it)
 //	sub_sequence_number  N     the KPL sub-sequence number within it
 //	shard_end            BOOL  the shard has been read to its end
-//	owner                S     reserved for leases (absent when empty)
-//	lease_counter        N     reserved for leases
+//	owner                S     the lease owner (absent when the shard is unowned)
+//	lease_counter        N     the lease counter (absent on items never leased: 0)
 //	position             S     a sortable form of the above, used by the conditional write:
 //	                           the sequence number zero-padded to 128 digits, ".", the
 //	                           sub-sequence number zero-padded to 20 digits; "~" (after
 //	                           every digit) for shard end
 //
+// The lease lives in the same item as the position (see Leases below). An
+// item that holds a lease but no position (a shard taken but not yet
+// checkpointed, or a host's worker row, whose shard_id starts with
+// "kinesis-host-worker:") has no sequence_number, so seed readers see no
+// checkpoint there and Get reports none. Seed readers read only
+// sequence_number: the lease attributes do not concern them.
+//
 // An item written by the seed (namespace, shard_id, sequence_number only) is
-// read as that sequence number. The first write over it compares in the
+// read as that sequence number, with no lease. The first write over it compares in the
 // plugin and is conditional on the exact old sequence_number, so it is race
 // free too; from then on the item has a position.
 //
@@ -64,6 +71,32 @@
 //
 // A ShardEnd write without a sequence number keeps the stored
 // sequence_number, so seed readers still see the shard's last position.
+// Set writes the position only: owner and lease_counter keep what is
+// stored.
+//
+// # Leases
+//
+// The store implements sdk.LeaseStore, so several hosts can share it.
+// Every lease write is one UpdateItem (DeleteItem for a delete) whose
+// ConditionExpression requires the stored owner and lease_counter to be
+// the expected ones (a missing attribute, or a missing item, counting as
+// no owner and 0), and which sets owner (REMOVE for none), lease_counter
+// = expected + 1 and, for a checkpoint, the position:
+//
+//	<lease condition> AND ((attribute_not_exists(position) AND
+//	    attribute_not_exists(sequence_number)) OR position < :position)
+//
+// When that fails, the item it failed on (returned by DynamoDB with the
+// failure, ReturnValuesOnConditionCheckFailure = ALL_OLD; read with a
+// consistent GetItem from emulators that do not return it) tells why: a
+// lease held by another is a conflict (one write in all); a position at or
+// past ours gets a second write of the lease alone, conditional on the
+// lease and on that exact position (or, on a seed item, its
+// sequence_number), so nothing is ever written on a stale read. The
+// updates of a batch run concurrently, at most 16 at a time, and those of
+// one item in order. ListLeases is a Query of the stream's namespace (one
+// round trip per 1 MB page), strongly consistent unless consistent_read =
+// false.
 //
 // Throttling, 5xx answers and network failures are retried briefly by the
 // AWS SDK and then returned as sdk.Unavailable, so the host retries with
@@ -82,6 +115,8 @@
 //	dynamodb:DescribeTable   (at start, to check the table and its key schema)
 //	dynamodb:GetItem
 //	dynamodb:UpdateItem
+//	dynamodb:Query           (leases: list a stream's items)
+//	dynamodb:DeleteItem      (leases: remove a host's worker item)
 //	dynamodb:PutItem         (not used today; grant it so later versions can)
 //	dynamodb:CreateTable     (only with create_table = true)
 //
@@ -156,7 +191,7 @@ type Settings struct {
 }
 
 // Store is the DynamoDB sdk.Store; it also implements sdk.Configurer,
-// sdk.BatchStore and sdk.Closer. Use New, then Configure.
+// sdk.BatchStore, sdk.LeaseStore and sdk.Closer. Use New, then Configure.
 type Store struct {
 	st atomic.Pointer[state]
 }
@@ -609,35 +644,10 @@ type legacyGuard struct{ seq types.AttributeValue }
 // update writes cp with one UpdateItem. Without guard the condition is
 // "no item, or an earlier position"; with guard it is the seed-item check.
 func (st *state) update(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint, pos string, guard *legacyGuard) error {
-	names := map[string]string{
-		"#pos": attrPosition, "#end": attrShardEnd, "#own": attrOwner, "#lc": attrLeaseCounter,
-	}
-	values := map[string]types.AttributeValue{
-		":pos": &types.AttributeValueMemberS{Value: pos},
-		":end": &types.AttributeValueMemberBOOL{Value: cp.ShardEnd},
-		":lc":  &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.LeaseCounter, 10)},
-	}
-	sets := []string{"#pos = :pos", "#end = :end", "#lc = :lc"}
-	var removes []string
-	// A ShardEnd write without a sequence number keeps the stored
-	// sequence_number (and its sub-sequence number): seed readers know
-	// nothing of shard_end and must still see the shard's last position.
-	if cp.SequenceNumber != "" {
-		sets = append(sets, "#seq = :seq", "#sub = :sub")
-		names["#seq"], names["#sub"] = attrSequence, attrSubSequence
-		values[":seq"] = &types.AttributeValueMemberS{Value: cp.SequenceNumber}
-		values[":sub"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)}
-	}
-	if cp.Owner != "" {
-		sets = append(sets, "#own = :own")
-		values[":own"] = &types.AttributeValueMemberS{Value: cp.Owner}
-	} else {
-		removes = append(removes, "#own")
-	}
-	expr := "SET " + strings.Join(sets, ", ")
-	if len(removes) > 0 {
-		expr += " REMOVE " + strings.Join(removes, ", ")
-	}
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{}
+	// The position only: the lease attributes keep what is stored.
+	expr := "SET " + strings.Join(positionSets(names, values, cp, pos), ", ")
 	var cond string
 	switch {
 	case guard == nil:
@@ -663,6 +673,25 @@ func (st *state) update(ctx context.Context, key sdk.CheckpointKey, cp sdk.Check
 		return err
 	}
 	return st.unavailable("UpdateItem", key, err)
+}
+
+// positionSets returns the SET clauses that store cp's position (pos its
+// sortable form) and fills in their names and values. A ShardEnd write
+// without a sequence number keeps the stored sequence_number (and its
+// sub-sequence number): seed readers know nothing of shard_end and must
+// still see the shard's last position.
+func positionSets(names map[string]string, values map[string]types.AttributeValue, cp sdk.Checkpoint, pos string) []string {
+	names["#pos"], names["#end"] = attrPosition, attrShardEnd
+	values[":pos"] = &types.AttributeValueMemberS{Value: pos}
+	values[":end"] = &types.AttributeValueMemberBOOL{Value: cp.ShardEnd}
+	sets := []string{"#pos = :pos", "#end = :end"}
+	if cp.SequenceNumber != "" {
+		sets = append(sets, "#seq = :seq", "#sub = :sub")
+		names["#seq"], names["#sub"] = attrSequence, attrSubSequence
+		values[":seq"] = &types.AttributeValueMemberS{Value: cp.SequenceNumber}
+		values[":sub"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(cp.SubSequenceNumber, 10)}
+	}
+	return sets
 }
 
 func isConditionFailed(err error) bool {

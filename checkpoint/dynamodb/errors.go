@@ -98,7 +98,7 @@ func (st *state) probeError(ctx context.Context, op string, err error, hasEndpoi
 		return sdk.ConfigError("access_key_id", "DynamoDB at %s rejected the credentials from the default AWS credential chain (%s): %v; "+
 			"check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_PROFILE, or set access_key_id and secret_access_key", st.where, code, err)
 	case code == "AccessDeniedException":
-		return sdk.ConfigError("table", "not allowed to %s table %q in %s: %v; grant dynamodb:DescribeTable, GetItem, UpdateItem and PutItem on the table (and CreateTable for create_table = true)",
+		return sdk.ConfigError("table", "not allowed to %s table %q in %s: %v; grant dynamodb:DescribeTable, GetItem, UpdateItem, Query, DeleteItem and PutItem on the table (and CreateTable for create_table = true)",
 			op, st.table, st.where, err)
 	case code == "" && hasEndpoint:
 		return sdk.ConfigError("endpoint", "%s did not answer like DynamoDB: %v; check the endpoint URL", st.where, err)

@@ -71,8 +71,19 @@ func position(cp sdk.Checkpoint) (string, error) {
 
 // decodeItem reads a checkpoint item, ours or the seed's (which has only
 // sequence_number, a string). found is false for an item holding neither a
-// sequence number nor shard end.
+// sequence number nor shard end (a lease alone), and cp is then zero.
 func decodeItem(item map[string]types.AttributeValue) (cp sdk.Checkpoint, found bool, err error) {
+	cp, found, err = decodeRow(item)
+	if err != nil || !found {
+		return sdk.Checkpoint{}, false, err
+	}
+	return cp, true, nil
+}
+
+// decodeRow reads an item's position and lease; hasPos is false for an
+// item holding neither a sequence number nor shard end. A missing owner is
+// "" and a missing lease_counter 0 (seed items have neither).
+func decodeRow(item map[string]types.AttributeValue) (cp sdk.Checkpoint, hasPos bool, err error) {
 	switch v := item[attrSequence].(type) {
 	case nil:
 	case *types.AttributeValueMemberS:
@@ -106,7 +117,8 @@ func decodeItem(item map[string]types.AttributeValue) (cp sdk.Checkpoint, found 
 		return cp, false, fmt.Errorf("attribute %s has type %T, want a string", attrOwner, v)
 	}
 	if cp.SequenceNumber == "" && !cp.ShardEnd {
-		return sdk.Checkpoint{}, false, nil
+		cp.SubSequenceNumber = 0
+		return cp, false, nil
 	}
 	return cp, true, nil
 }

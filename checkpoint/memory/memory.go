@@ -1,16 +1,22 @@
 // Package memory is a checkpoint store that keeps positions in memory only.
 // It is for tests and demos: everything is lost when the plugin stops, and
 // it says so loudly when configured.
+//
+// It implements sdk.LeaseStore under one mutex, which makes it handy for
+// unit tests of the lease protocol; since its rows live in one plugin
+// process, no two hosts can ever share it.
 package memory
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/kinesis-host/kinesis-host/sdk"
 )
 
-// Store is an in-memory sdk.Store. The zero value is not ready; use New.
+// Store is an in-memory sdk.Store and sdk.LeaseStore. The zero value is not
+// ready; use New.
 type Store struct {
 	mu  sync.Mutex
 	cps map[sdk.CheckpointKey]sdk.Checkpoint
@@ -32,21 +38,88 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	return nil
 }
 
-// Get implements sdk.Store.
+func hasPosition(cp sdk.Checkpoint) bool { return cp.SequenceNumber != "" || cp.ShardEnd }
+
+// Get implements sdk.Store. A row holding only a lease is not found.
 func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (sdk.Checkpoint, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cp, ok := s.cps[key]
-	return cp, ok, nil
+	if !ok || !hasPosition(cp) {
+		return sdk.Checkpoint{}, false, nil
+	}
+	return cp, true, nil
 }
 
-// Set implements sdk.Store; it never moves a checkpoint backwards.
+// Set implements sdk.Store; it never moves a checkpoint backwards and keeps
+// the stored lease (owner and counter).
 func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.cps[key]; ok && sdk.ComparePosition(old, cp) >= 0 {
+	if !hasPosition(cp) {
 		return nil
 	}
-	s.cps[key] = cp
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cps[key]
+	s.cps[key] = forward(old, cp)
 	return nil
+}
+
+// forward returns old with its position moved to cp's when cp is past it
+// (a ShardEnd without a sequence number keeps the stored one); the lease
+// fields stay old's.
+func forward(old, cp sdk.Checkpoint) sdk.Checkpoint {
+	if !hasPosition(cp) || (hasPosition(old) && sdk.ComparePosition(old, cp) >= 0) {
+		return old
+	}
+	if cp.SequenceNumber != "" {
+		old.SequenceNumber, old.SubSequenceNumber = cp.SequenceNumber, cp.SubSequenceNumber
+	}
+	old.ShardEnd = cp.ShardEnd
+	return old
+}
+
+// ListLeases implements sdk.LeaseStore.
+func (s *Store) ListLeases(ctx context.Context, app, stream string) ([]sdk.LeaseRow, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rows []sdk.LeaseRow
+	for k, cp := range s.cps {
+		if k.App == app && k.Stream == stream && (hasPosition(cp) || cp.Owner != "" || cp.LeaseCounter != 0) {
+			rows = append(rows, sdk.LeaseRow{ShardID: k.ShardID, Checkpoint: cp})
+		}
+	}
+	return rows, nil
+}
+
+// UpdateLeases implements sdk.LeaseStore: each update is checked and
+// applied under the store's mutex, in order.
+func (s *Store) UpdateLeases(ctx context.Context, updates []sdk.LeaseUpdate) []error {
+	errs := make([]error, len(updates))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, u := range updates {
+		if u.Checkpoint != nil && u.Checkpoint.SequenceNumber != "" && !sdk.ValidSequence(u.Checkpoint.SequenceNumber) {
+			errs[i] = fmt.Errorf("lease update of %s/%s: invalid sequence number %q: want 1 to 128 decimal digits", u.Key.Stream, u.Key.ShardID, u.Checkpoint.SequenceNumber)
+			continue
+		}
+		old, exists := s.cps[u.Key]
+		if old.Owner != u.ExpectOwner || old.LeaseCounter != u.ExpectCounter {
+			errs[i] = sdk.Conflict("lease of %s/%s is held by %q at counter %d, not %q at %d",
+				u.Key.Stream, u.Key.ShardID, old.Owner, old.LeaseCounter, u.ExpectOwner, u.ExpectCounter)
+			continue
+		}
+		if u.Delete {
+			if exists {
+				delete(s.cps, u.Key)
+			}
+			continue
+		}
+		next := old
+		if u.Checkpoint != nil {
+			next = forward(old, *u.Checkpoint)
+		}
+		next.Owner, next.LeaseCounter = u.Owner, u.ExpectCounter+1
+		s.cps[u.Key] = next
+	}
+	return errs
 }

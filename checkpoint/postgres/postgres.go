@@ -19,8 +19,8 @@
 //	    sequence_number     numeric NOT NULL,            -- exact for 128 digits
 //	    sub_sequence_number bigint  NOT NULL DEFAULT 0,  -- KPL sub-record
 //	    shard_end           boolean NOT NULL DEFAULT false,
-//	    owner               text    NOT NULL DEFAULT '', -- lease owner (reserved)
-//	    lease_counter       bigint  NOT NULL DEFAULT 0,  -- lease counter (reserved)
+//	    owner               text    NOT NULL DEFAULT '', -- lease owner, '' for none
+//	    lease_counter       bigint  NOT NULL DEFAULT 0,  -- lease counter
 //	    PRIMARY KEY (namespace, shard_id)
 //	);
 //
@@ -35,10 +35,21 @@
 // the exact ALTER TABLE to run. The store never runs without the shard_end
 // column: a closed shard that cannot be recorded would be rescanned.
 //
+// The lease of a shard (see Leases below) lives in the same row, in owner
+// and lease_counter. A row that holds a lease but no position yet (a shard
+// taken but not checkpointed, or a host's worker row, whose shard_id
+// starts with "kinesis-host-worker:") has sequence_number -1 and
+// shard_end false; Get reports no checkpoint for it. Seed readers read
+// only sequence_number of their own shards: they are unaffected by the
+// lease columns, and see -1 only for a shard that a host has leased but
+// never checkpointed (a seed reader and a host should not consume one
+// stream at once anyway).
+//
 // Configure (unless validating only) connects, then checks the table's
 // shape: the columns and their types, a primary key (or unique index) on
 // exactly (namespace, shard_id), no other NOT NULL column without a
-// default, and SELECT/INSERT/UPDATE privileges. Each problem is a
+// default, and SELECT/INSERT/UPDATE privileges (DELETE too, for leases:
+// without it Configure logs a warning and only lease deletes fail). Each problem is a
 // ConfigError naming the setting and the fix. The connection string's
 // password never appears in a message.
 //
@@ -57,11 +68,31 @@
 // batches cannot deadlock; duplicate keys in one batch are merged first
 // (the furthest position wins).
 //
+// Set writes the position columns only; the lease columns keep what is
+// stored (a new row gets their defaults).
+//
 // SHARD_END is the shard_end column; sequence_number keeps the last
 // sequence number read, so seed readers still see a plain number. A
 // ShardEnd write without a sequence number keeps the stored one; on a shard
 // with no row yet it stores sequence_number = -1, which Get reports as an
 // empty sequence number.
+//
+// # Leases
+//
+// The store implements sdk.LeaseStore, so several hosts can share it.
+// UpdateLeases runs a whole batch as one statement (one round trip; a
+// batch naming a row twice takes one more per repetition, so that a row's
+// updates apply in order): each update is a DELETE, an UPDATE or an
+// INSERT ... ON CONFLICT DO UPDATE whose WHERE compares the stored owner
+// and lease_counter with the expected ones (an absent row counts as no owner
+// and 0: only an update expecting that may insert it), and that sets
+// owner, lease_counter + 1 and, forward only as in Set, the position. The
+// database checks and writes each row under its row lock, so a stale host
+// can never overwrite a newer lease or checkpoint. Lease statements on one
+// namespace take a transaction-scoped advisory lock first and so run one
+// at a time, which keeps overlapping batches of racing hosts from
+// deadlocking. ListLeases is one SELECT of the stream's namespace (one
+// round trip).
 //
 // Any failure of the server or the path to it at run time (server down,
 // connection terminated, failover, a stall) is returned as sdk.Unavailable
@@ -121,12 +152,16 @@ type Settings struct {
 
 // Store is the PostgreSQL-backed sdk.Store. Use New, then Configure.
 type Store struct {
-	mu     sync.RWMutex
-	db     *sql.DB
-	get    *sql.Stmt
-	upsert *sql.Stmt
-	where  string // "table at host:port/db" for messages
-	red    redactor
+	mu       sync.RWMutex
+	db       *sql.DB
+	get      *sql.Stmt
+	upsert   *sql.Stmt
+	lease    *sql.Stmt // leaseSQL without deletes
+	leaseDel *sql.Stmt // leaseSQL with deletes
+	list     *sql.Stmt // listSQL
+	where    string    // "table at host:port/db" for messages
+	table    string    // quoted, for messages
+	red      redactor
 }
 
 // New returns an unconfigured store.
@@ -256,17 +291,29 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 		}
 		return sdk.ConfigError("table", "cannot prepare the checkpoint query on %s: %s", tbl.name, red.clean(err.Error()))
 	}
-	upsert, err := db.PrepareContext(ctx, upsertSQL(tbl.quoted))
-	if err != nil {
-		_ = db.Close()
-		if unreachable(ctx, err) {
-			return sdk.Unavailable(fmt.Errorf("preparing the checkpoint upsert on %s at %s: %s", tbl.name, server, red.clean(err.Error())))
+	stmts := map[string]*sql.Stmt{}
+	for _, q := range []struct{ name, sql string }{
+		{"checkpoint upsert", upsertSQL(tbl.quoted)},
+		{"lease update", leaseSQL(tbl.quoted, false)},
+		{"lease delete", leaseSQL(tbl.quoted, true)},
+		{"lease listing", listSQL(tbl.quoted)},
+	} {
+		stmt, err := db.PrepareContext(ctx, q.sql)
+		if err != nil {
+			_ = db.Close()
+			if unreachable(ctx, err) {
+				return sdk.Unavailable(fmt.Errorf("preparing the %s on %s at %s: %s", q.name, tbl.name, server, red.clean(err.Error())))
+			}
+			return sdk.ConfigError("table", "cannot prepare the %s on %s: %s", q.name, tbl.name, red.clean(err.Error()))
 		}
-		return sdk.ConfigError("table", "cannot prepare the checkpoint upsert on %s: %s", tbl.name, red.clean(err.Error()))
+		stmts[q.name] = stmt
 	}
+	warnNoDelete(ctx, db, tbl, cfg.Name)
 	s.mu.Lock()
 	old := s.db
-	s.db, s.get, s.upsert, s.red = db, get, upsert, red
+	s.db, s.get, s.red = db, get, red
+	s.upsert, s.lease, s.leaseDel, s.list = stmts["checkpoint upsert"], stmts["lease update"], stmts["lease delete"], stmts["lease listing"]
+	s.table = tbl.quoted
 	s.where = fmt.Sprintf("table %s at %s", tbl.name, server)
 	s.mu.Unlock()
 	if old != nil {
@@ -603,7 +650,7 @@ func checkShape(tbl table, sh shape) error {
 		return bad("has no primary key on (namespace, shard_id), which conditional upserts need: ALTER TABLE %s ADD PRIMARY KEY (namespace, shard_id)", tbl.quoted)
 	}
 	if !sh.canRead || !sh.canWrite {
-		return sdk.ConfigError("connection", "the user in connection lacks privileges on table %s; GRANT SELECT, INSERT, UPDATE ON %s TO <user>", tbl.name, tbl.quoted)
+		return sdk.ConfigError("connection", "the user in connection lacks privileges on table %s; GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO <user> (DELETE lets hosts remove their worker rows)", tbl.name, tbl.quoted)
 	}
 	return nil
 }
@@ -614,18 +661,18 @@ func getSQL(t string) string {
 FROM ` + t + ` WHERE namespace = $1 AND shard_id = $2`
 }
 
+// upsertSQL is Set's statement: it writes the position only (a new row
+// gets the lease columns' defaults, ” and 0).
 func upsertSQL(t string) string {
-	return `INSERT INTO ` + t + ` AS c (namespace, shard_id, sequence_number, sub_sequence_number, shard_end, owner, lease_counter)
-SELECT u.ns, u.sh, u.seq, u.sub, u.fin, u.own, u.lease
-FROM unnest($1::text[], $2::text[], $3::numeric[], $4::int8[], $5::bool[], $6::text[], $7::int8[])
-     AS u(ns, sh, seq, sub, fin, own, lease)
+	return `INSERT INTO ` + t + ` AS c (namespace, shard_id, sequence_number, sub_sequence_number, shard_end)
+SELECT u.ns, u.sh, u.seq, u.sub, u.fin
+FROM unnest($1::text[], $2::text[], $3::numeric[], $4::int8[], $5::bool[])
+     AS u(ns, sh, seq, sub, fin)
 ORDER BY u.ns, u.sh
 ON CONFLICT (namespace, shard_id) DO UPDATE SET
   sequence_number = CASE WHEN EXCLUDED.sequence_number < 0 THEN c.sequence_number ELSE EXCLUDED.sequence_number END,
   sub_sequence_number = CASE WHEN EXCLUDED.sequence_number < 0 THEN COALESCE(c.sub_sequence_number, 0) ELSE EXCLUDED.sub_sequence_number END,
-  shard_end = EXCLUDED.shard_end,
-  owner = EXCLUDED.owner,
-  lease_counter = EXCLUDED.lease_counter
+  shard_end = EXCLUDED.shard_end
 WHERE NOT COALESCE(c.shard_end, false)
   AND (EXCLUDED.shard_end
        OR (EXCLUDED.sequence_number, EXCLUDED.sub_sequence_number) > (c.sequence_number, COALESCE(c.sub_sequence_number, 0)))`
@@ -635,9 +682,9 @@ WHERE NOT COALESCE(c.shard_end, false)
 func Namespace(k sdk.CheckpointKey) string { return k.App + "-" + k.Stream }
 
 type handle struct {
-	get, upsert *sql.Stmt
-	where       string
-	red         redactor
+	get, upsert, lease, leaseDel, list *sql.Stmt
+	where, table                       string
+	red                                redactor
 }
 
 func (s *Store) handle() (handle, error) {
@@ -646,7 +693,7 @@ func (s *Store) handle() (handle, error) {
 	if s.db == nil {
 		return handle{}, errors.New("postgres checkpoint store is not configured (no Configure call)")
 	}
-	return handle{s.get, s.upsert, s.where, s.red}, nil
+	return handle{s.get, s.upsert, s.lease, s.leaseDel, s.list, s.where, s.table, s.red}, nil
 }
 
 // retryable reports a failure worth one immediate retry on a fresh
@@ -692,26 +739,31 @@ func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (sdk.Checkpoint,
 	if err != nil {
 		return sdk.Checkpoint{}, false, sdk.Unavailable(fmt.Errorf("postgres %s: read checkpoint %s/%s: %s", h.where, key.Stream, key.ShardID, h.red.clean(err.Error())))
 	}
-	cp.SequenceNumber, err = fromNumeric(seq, cp.ShardEnd)
+	cp.SequenceNumber, err = fromNumeric(seq)
 	if err != nil {
 		return sdk.Checkpoint{}, false, fmt.Errorf("postgres %s: checkpoint %s/%s: %w", h.where, key.Stream, key.ShardID, err)
+	}
+	if cp.SequenceNumber == "" && !cp.ShardEnd {
+		return sdk.Checkpoint{}, false, nil // a lease without a position
 	}
 	return cp, true, nil
 }
 
-// fromNumeric turns numeric's text form back into a sequence number.
-func fromNumeric(v string, shardEnd bool) (string, error) {
+// fromNumeric turns numeric's text form back into a sequence number; -1
+// (no position: a lease alone, or a shard finished before any record was
+// checkpointed) is "".
+func fromNumeric(v string) (string, error) {
 	if i := strings.IndexByte(v, '.'); i >= 0 {
 		if strings.Trim(v[i+1:], "0") != "" {
-			return "", fmt.Errorf("sequence_number %s is not an integer", v)
+			return "", fmt.Errorf("sequence_number %s is not an integer; fix or delete the row", v)
 		}
 		v = v[:i]
 	}
+	if v == "-1" {
+		return "", nil
+	}
 	if strings.HasPrefix(v, "-") {
-		if shardEnd {
-			return "", nil // finished before any record was checkpointed
-		}
-		return "", fmt.Errorf("sequence_number %s is negative", v)
+		return "", fmt.Errorf("sequence_number %s is negative; fix or delete the row", v)
 	}
 	if !sdk.ValidSequence(v) {
 		return "", fmt.Errorf("sequence_number %q is not a sequence number", v)
@@ -770,12 +822,12 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 		return errs
 	}
 	n := len(rows)
-	ns, shards, seqs, owners := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	subs, leases := make([]int64, n), make([]int64, n)
+	ns, shards, seqs := make([]string, n), make([]string, n), make([]string, n)
+	subs := make([]int64, n)
 	ends := make([]bool, n)
 	for i, r := range rows {
-		ns[i], shards[i], owners[i] = r.ns, r.shard, r.cp.Owner
-		seqs[i], subs[i], ends[i], leases[i] = r.cp.SequenceNumber, r.cp.SubSequenceNumber, r.cp.ShardEnd, r.cp.LeaseCounter
+		ns[i], shards[i] = r.ns, r.shard
+		seqs[i], subs[i], ends[i] = r.cp.SequenceNumber, r.cp.SubSequenceNumber, r.cp.ShardEnd
 		if seqs[i] == "" {
 			seqs[i] = "-1" // ShardEnd without a sequence number: keep the stored one
 		}
@@ -783,7 +835,7 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 	exec := func(lo, hi int) error {
 		return withRetry(ctx, func() error {
 			_, err := h.upsert.ExecContext(ctx, pq.Array(ns[lo:hi]), pq.Array(shards[lo:hi]), pq.Array(seqs[lo:hi]), pq.Array(subs[lo:hi]),
-				pq.Array(ends[lo:hi]), pq.Array(owners[lo:hi]), pq.Array(leases[lo:hi]))
+				pq.Array(ends[lo:hi]))
 			return err
 		})
 	}
@@ -837,7 +889,7 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	err := s.db.Close()
-	s.db, s.get, s.upsert = nil, nil, nil
+	s.db, s.get, s.upsert, s.lease, s.leaseDel, s.list = nil, nil, nil, nil, nil, nil
 	return err
 }
 

@@ -413,6 +413,23 @@ func TestNoPrivileges(t *testing.T) {
 	if err := s.Set(context.Background(), sdk.CheckpointKey{App: "a", Stream: "b", ShardID: "c"}, sdk.Checkpoint{SequenceNumber: "1"}); err != nil {
 		t.Fatal(err)
 	}
+	// Without DELETE, leases work but for deletes, which say what to grant.
+	ctx := context.Background()
+	w := sdk.CheckpointKey{App: "a", Stream: "b", ShardID: sdk.WorkerRowPrefix + "w"}
+	errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{
+		{Key: sdk.CheckpointKey{App: "a", Stream: "b", ShardID: "c"}, Owner: "h"},
+		{Key: w, Owner: "w"},
+	})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("lease takes without DELETE: %v", errs)
+	}
+	if errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: w, ExpectOwner: "w", ExpectCounter: 1, Delete: true}}); errs[0] == nil ||
+		errors.Is(errs[0], sdk.ErrConflict) || errors.Is(errs[0], sdk.ErrUnavailable) || !strings.Contains(errs[0].Error(), "GRANT") {
+		t.Fatalf("a lease delete without DELETE privilege = %v; want a plain error saying what to grant", errs[0])
+	}
+	if rows, err := s.ListLeases(ctx, "a", "b"); err != nil || len(rows) != 2 {
+		t.Fatalf("ListLeases = %+v, %v; want 2 rows", rows, err)
+	}
 }
 
 // TestBackendsTerminated kills the store's server connections under it
@@ -691,4 +708,76 @@ func (f *fakeAuth) handle(c net.Conn) {
 	out := append([]byte{'E', 0, 0, 0, 0}, msg...)
 	binary.BigEndian.PutUint32(out[1:5], uint32(len(msg)+4))
 	_, _ = c.Write(out)
+}
+
+func TestLeases(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) sdk.Store {
+		s, _ := open(t)
+		return s
+	})
+}
+
+// TestLeaseLayout checks where the lease lives in a table upgraded from the
+// seed's, and that seed readers are unaffected.
+func TestLeaseLayout(t *testing.T) {
+	name := tableName(t)
+	q := pq.QuoteIdentifier(name)
+	exec(t, fmt.Sprintf(seedDDL, q, pq.QuoteIdentifier(name+"_pkey")))
+	exec(t, `INSERT INTO `+q+` (namespace, shard_id, sequence_number) VALUES ('app-orders', 'shardId-0', 100), ('app-ordersx', 'shardId-1', 7), ('app-x-orders', 'shardId-2', 7)`)
+	s := openTable(t, map[string]any{"connection": pgDSN(), "table": name, "create_table": true})
+	ctx := context.Background()
+	key := func(shard string) sdk.CheckpointKey {
+		return sdk.CheckpointKey{App: "app", Stream: "orders", ShardID: shard}
+	}
+	raw := func(shard string) (seq string, end bool, owner string, counter int64) {
+		t.Helper()
+		err := admin(t).QueryRow(`SELECT sequence_number::text, shard_end, owner, lease_counter FROM `+q+` WHERE namespace = 'app-orders' AND shard_id = $1`, shard).
+			Scan(&seq, &end, &owner, &counter)
+		if err != nil {
+			t.Fatalf("reading row %s: %v", shard, err)
+		}
+		return
+	}
+
+	rows, err := s.ListLeases(ctx, "app", "orders")
+	if err != nil || len(rows) != 1 || rows[0] != (sdk.LeaseRow{ShardID: "shardId-0", Checkpoint: sdk.Checkpoint{SequenceNumber: "100"}}) {
+		t.Fatalf("ListLeases of a seed table = %+v, %v; want the one seed row of the namespace", rows, err)
+	}
+	errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{
+		{Key: key("shardId-0"), Owner: "h1"},
+		{Key: key("shardId-5"), Owner: "h1"},
+	})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	// The seed reader's column is untouched by a take.
+	if seq, end, owner, n := raw("shardId-0"); seq != "100" || end || owner != "h1" || n != 1 {
+		t.Fatalf("taken seed row = %s %v %q %d", seq, end, owner, n)
+	}
+	// A lease without a position is sequence_number -1, not found by Get.
+	if seq, end, owner, n := raw("shardId-5"); seq != "-1" || end || owner != "h1" || n != 1 {
+		t.Fatalf("lease-only row = %s %v %q %d; want -1 false h1 1", seq, end, owner, n)
+	}
+	if cp, found, err := s.Get(ctx, key("shardId-5")); err != nil || found {
+		t.Fatalf("Get of a lease-only row = %+v, %v, %v; want not found", cp, found, err)
+	}
+	// A checkpoint through the lease is a plain number for seed readers.
+	errs = s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), ExpectOwner: "h1", ExpectCounter: 1, Owner: "h1",
+		Checkpoint: &sdk.Checkpoint{SequenceNumber: "150", SubSequenceNumber: 3}}})
+	if errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if seq, _, _, n := raw("shardId-0"); seq != "150" || n != 2 {
+		t.Fatalf("after a lease checkpoint the row = %s at counter %d", seq, n)
+	}
+	// The seed's own unconditional upsert keeps the lease columns.
+	exec(t, `INSERT INTO `+q+` (namespace, shard_id, sequence_number) VALUES ('app-orders', 'shardId-0', 160)
+		ON CONFLICT (namespace, shard_id) DO UPDATE SET sequence_number = EXCLUDED.sequence_number`)
+	errs = s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), ExpectOwner: "h1", ExpectCounter: 1, Owner: "h2"}})
+	if !errors.Is(errs[0], sdk.ErrConflict) || !strings.Contains(errs[0].Error(), `"h1" at counter 2`) {
+		t.Fatalf("a stale take = %v; want a conflict naming h1 at counter 2", errs[0])
+	}
+	if cp, _, err := s.Get(ctx, key("shardId-0")); err != nil || cp != (sdk.Checkpoint{SequenceNumber: "160", SubSequenceNumber: 3, Owner: "h1", LeaseCounter: 2}) {
+		t.Fatalf("Get = %+v, %v", cp, err)
+	}
 }

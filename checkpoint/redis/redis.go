@@ -14,20 +14,39 @@
 //
 // # Layout
 //
-// The checkpoint of (app, stream, shard) lives in two keys:
+// The row of (app, stream, shard) lives in two keys, and each stream has
+// an index set:
 //
 //	<key_prefix><app>:checkpoint:<stream>:<shard>        string: the sequence number
 //	<key_prefix><app>:checkpoint-meta:<stream>:<shard>   hash: seq, sub, end, owner, lease
+//	<key_prefix><app>:checkpoint-index:<stream>          set: the stream's shard ids
 //
 // The first key is exactly the seed's: it holds the plain decimal sequence
 // number, so a checkpoint written by the seed is picked up as is, and a
 // seed reader still sees the last sequence number we wrote. Everything the
 // seed had no room for goes into the meta hash: the sub-sequence number
-// (sub), the SHARD_END marker (end = "1"), the lease owner and counter. The
-// hash also repeats the sequence number it describes (seq): when the main
-// key no longer holds that number (a seed-era writer or an operator changed
-// it), the hash is stale and is ignored, so the main key is always the
-// source of truth for the position. Delete both keys to reset a shard.
+// (sub), the SHARD_END marker (end = "1"), and the shard's lease: its
+// owner (owner, "" or absent when unowned) and counter (lease, absent
+// meaning 0). The hash also repeats the sequence number it describes
+// (seq): when the main key no longer holds that number (a seed-era writer
+// or an operator changed it), sub and end are stale and ignored, so the
+// main key is always the source of truth for the position. The lease
+// fields do not depend on seq: they count whatever the main key holds.
+// Delete both keys to reset a shard.
+//
+// A lease without a position (a shard taken but not yet checkpointed, or
+// a host's worker row, whose shard id starts with "kinesis-host-worker:")
+// is the hash alone, with no main key: seed readers see no checkpoint
+// there, and Get reports none. Seed readers never read the hash or the
+// index.
+//
+// The index set lets ListLeases find a stream's rows without scanning the
+// keyspace: every Set and lease update adds its shard id (a lease delete
+// removes it). Rows written before the index existed (by the seed or an
+// earlier version) are found by the first ListLeases of the stream, which
+// SCANs the stream's keys once and marks the set built with an empty
+// member; delete the set to have it built again. A shard id left in the
+// set after its keys were deleted by hand is skipped.
 //
 // As in the seed, the key is built by joining app, stream and shard with
 // ":", so names containing ":" can collide (app "a:b" and stream "c" vs
@@ -47,8 +66,23 @@
 // numbers compare as decimal integers of any length (leading zeros
 // stripped, then by length, then digit by digit), then sub-sequence
 // numbers; a finished shard is never moved. Two writers racing therefore
-// can never move a checkpoint backwards. SetBatch sends one script call per
-// update in a single pipeline (one round trip).
+// can never move a checkpoint backwards. Set writes the position only and
+// never the lease fields. SetBatch sends one script call per update in a
+// single pipeline (one round trip).
+//
+// # Leases
+//
+// The store implements sdk.LeaseStore, so several hosts can share it. A
+// lease update is one script call: it compares the hash's owner and lease
+// with the expected ones (a missing hash or field is owner "" and counter
+// 0) and, only when they match, sets owner and lease = counter+1 and moves
+// the position forward exactly as Set does, or deletes the row's keys.
+// Redis runs a script atomically, so the check and the write cannot be
+// separated. UpdateLeases sends all its script calls in one pipeline (one
+// round trip; a batch naming a key twice takes one more per repetition,
+// so that a key's updates run in order). ListLeases costs two round trips:
+// SMEMBERS on the index, then one MULTI/EXEC reading every row (plus the
+// one-time SCAN above).
 //
 // Get reads both keys in one MULTI/EXEC. A missing key is "no checkpoint";
 // a connection failure or timeout is returned as sdk.Unavailable, so the
@@ -64,8 +98,8 @@
 // it), and a ConfigError for wrong settings (password, db, TLS, an
 // unknown host name).
 //
-// Both keys of a checkpoint are touched by one script, so Redis Cluster is
-// not supported (the seed's key layout has no hash tag); use a single
+// The keys of a row and its stream's index are touched by one script, so
+// Redis Cluster is not supported (the seed's key layout has no hash tag); use a single
 // server or a Sentinel-managed primary address. Configure Redis with AOF
 // (appendonly yes) if a Redis crash must not lose recent checkpoints.
 package redis
@@ -103,16 +137,10 @@ type Settings struct {
 	DialTimeout string `json:"dial_timeout"`
 }
 
-// setScript applies one conditional write; see the package documentation.
-//
-//	KEYS[1] main key, KEYS[2] meta hash
-//	ARGV[1] sequence number ("" keeps the stored one; only with ARGV[3]="1")
-//	ARGV[2] sub-sequence number (decimal), ARGV[3] "1" for SHARD_END else "0"
-//	ARGV[4] owner, ARGV[5] lease counter (decimal)
-//
-// It returns 1 when it wrote, 0 when the stored position was already at or
-// past the new one.
-var setScript = goredis.NewScript(`
+// luaCompare holds the scripts' comparisons: nat compares two decimal
+// naturals of any length (leading zeros stripped, then by length, then
+// digit by digit), int two decimal integers that may be negative.
+const luaCompare = `
 local function nat(a, b)
   a = string.gsub(a, '^0+', '')
   b = string.gsub(b, '^0+', '')
@@ -131,28 +159,50 @@ local function int(a, b)
   if na then return nat(string.sub(b, 2), string.sub(a, 2)) end
   return nat(a, b)
 end
-local cur = redis.call('GET', KEYS[1])
-local curseq = cur or ''
+`
+
+// luaForward moves the position forward (see the package documentation);
+// it expects the stored hash fields seq, sub, end in m[ms], m[ms+1],
+// m[ms+2] and the new position in seq, sub, fin. It returns true when it
+// wrote.
+const luaForward = `
+local function forward(m, ms, seq, sub, fin)
+  local cur = redis.call('GET', KEYS[1])
+  local curseq = cur or ''
+  local valid = m[ms] ~= false and m[ms] == curseq
+  local cursub = '0'
+  if valid and m[ms+1] then cursub = m[ms+1] end
+  if valid and m[ms+2] == '1' then return false end
+  if (cur ~= false) and fin ~= '1' then
+    local c = nat(seq, curseq)
+    if c < 0 or (c == 0 and int(sub, cursub) <= 0) then return false end
+  end
+  if seq == '' then
+    seq = curseq
+    sub = cursub
+  else
+    redis.call('SET', KEYS[1], seq)
+  end
+  redis.call('HSET', KEYS[2], 'seq', seq, 'sub', sub, 'end', fin)
+  return true
+end
+`
+
+// setScript applies one conditional write; see the package documentation.
+// It never touches the lease fields (owner, lease) of the hash.
+//
+//	KEYS[1] main key, KEYS[2] meta hash, KEYS[3] the stream's index set
+//	ARGV[1] sequence number ("" keeps the stored one; only with ARGV[3]="1")
+//	ARGV[2] sub-sequence number (decimal), ARGV[3] "1" for SHARD_END else "0"
+//	ARGV[4] the shard id (the index member)
+//
+// It returns 1 when it wrote, 0 when the stored position was already at or
+// past the new one.
+var setScript = goredis.NewScript(luaCompare + luaForward + `
+redis.call('SADD', KEYS[3], ARGV[4])
 local m = redis.call('HMGET', KEYS[2], 'seq', 'sub', 'end')
-local valid = m[1] ~= false and m[1] == curseq
-local fin = valid and m[3] == '1'
-local cursub = '0'
-if valid and m[2] then cursub = m[2] end
-if fin then return 0 end
-if (cur ~= false) and ARGV[3] ~= '1' then
-  local c = nat(ARGV[1], curseq)
-  if c < 0 or (c == 0 and int(ARGV[2], cursub) <= 0) then return 0 end
-end
-local seq = ARGV[1]
-local sub = ARGV[2]
-if seq == '' then
-  seq = curseq
-  sub = cursub
-else
-  redis.call('SET', KEYS[1], seq)
-end
-redis.call('HSET', KEYS[2], 'seq', seq, 'sub', sub, 'end', ARGV[3], 'owner', ARGV[4], 'lease', ARGV[5])
-return 1
+if forward(m, 1, ARGV[1], ARGV[2], ARGV[3]) then return 1 end
+return 0
 `)
 
 // Store is the Redis-backed sdk.Store. Use New, then Configure.
@@ -258,6 +308,9 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 		err = setScript.Load(ctx, c).Err()
 	}
 	if err == nil {
+		err = leaseScript.Load(ctx, c).Err()
+	}
+	if err == nil {
 		return nil
 	}
 	msg := redact(err.Error(), st.Password)
@@ -275,7 +328,7 @@ func check(ctx context.Context, c *goredis.Client, st Settings, dial time.Durati
 		}
 		return sdk.ConfigError("password", "Redis at %s rejected the password for %s (%s); check password and username", st.Address, who, msg)
 	case strings.Contains(upper, "NOPERM"):
-		return sdk.ConfigError("username", "Redis user %q at %s lacks a permission the checkpoint store needs (GET, SET, HMGET, HSET, HGETALL, MULTI, EXEC, EVAL, EVALSHA, SCRIPT LOAD, PING): %s", st.Username, st.Address, msg)
+		return sdk.ConfigError("username", "Redis user %q at %s lacks a permission the checkpoint store needs (GET, SET, DEL, HMGET, HSET, HGETALL, SADD, SREM, SMEMBERS, SISMEMBER, SCAN, MULTI, EXEC, EVAL, EVALSHA, SCRIPT LOAD, PING): %s", st.Username, st.Address, msg)
 	case strings.Contains(upper, "DB INDEX IS OUT OF RANGE"), strings.Contains(upper, "INVALID DB INDEX"):
 		return sdk.ConfigError("db", "Redis at %s has no database %d (%s); use a number below the server's `databases` setting", st.Address, st.DB, msg)
 	}
@@ -364,6 +417,18 @@ func Keys(prefix string, k sdk.CheckpointKey) (main, meta string) {
 		prefix + k.App + ":checkpoint-meta:" + k.Stream + ":" + k.ShardID
 }
 
+// IndexKey returns the key of the set that lists the shard ids of a
+// stream's rows (see the package documentation).
+func IndexKey(prefix, app, stream string) string {
+	return prefix + app + ":checkpoint-index:" + stream
+}
+
+// scriptKeys returns the KEYS of both scripts for k.
+func scriptKeys(prefix string, k sdk.CheckpointKey) []string {
+	mainKey, metaKey := Keys(prefix, k)
+	return []string{mainKey, metaKey, IndexKey(prefix, k.App, k.Stream)}
+}
+
 // unavailable wraps a failed call: a reply about the key's contents
 // (WRONGTYPE) is a plain error naming the keys to fix, anything else a
 // retryable sdk.Unavailable.
@@ -395,36 +460,64 @@ func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (sdk.Checkpoint,
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
 	}
+	cp, hasPos, err := decodeRow(get, meta, mainKey, metaKey)
+	if err != nil {
+		return sdk.Checkpoint{}, false, s.rowError("read", key, err)
+	}
+	if !hasPos {
+		return sdk.Checkpoint{}, false, nil
+	}
+	return cp, true, nil
+}
+
+// errRowUnreadable marks a row whose keys hold values this store cannot
+// read; retrying does not help.
+var errRowUnreadable = errors.New("unreadable checkpoint row")
+
+// decodeRow reads a row from the replies of GET main and HGETALL meta:
+// the position (hasPos false when none is stored) and the lease, which
+// counts whatever the main key holds.
+func decodeRow(get *goredis.StringCmd, meta *goredis.MapStringStringCmd, mainKey, metaKey string) (cp sdk.Checkpoint, hasPos bool, err error) {
 	if err := meta.Err(); err != nil {
-		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
+		return cp, false, err
 	}
 	seq, err := get.Result()
 	missing := errors.Is(err, goredis.Nil)
 	if err != nil && !missing {
-		return sdk.Checkpoint{}, false, s.unavailable("read", key, err)
+		return cp, false, err
 	}
 	m := meta.Val()
+	cp.Owner = m["owner"]
+	if v := m["lease"]; v != "" {
+		if cp.LeaseCounter, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return sdk.Checkpoint{}, false, fmt.Errorf("%w: redis hash %s has a bad lease field %q; fix the field or delete the hash", errRowUnreadable, metaKey, truncate(v))
+		}
+	}
 	if ms, ok := m["seq"]; !ok || ms != seq {
 		m = nil // stale or absent: the main key alone is the truth
 	}
 	if missing && m["end"] != "1" {
-		return sdk.Checkpoint{}, false, nil
+		return cp, false, nil
 	}
 	if !missing && !sdk.ValidSequence(seq) {
-		return sdk.Checkpoint{}, false, fmt.Errorf("redis key %s holds %q, which is not a sequence number; fix or delete the key", mainKey, truncate(seq))
+		return sdk.Checkpoint{}, false, fmt.Errorf("%w: redis key %s holds %q, which is not a sequence number; fix or delete the key", errRowUnreadable, mainKey, truncate(seq))
 	}
-	cp := sdk.Checkpoint{SequenceNumber: seq, ShardEnd: m["end"] == "1", Owner: m["owner"]}
+	cp.SequenceNumber, cp.ShardEnd = seq, m["end"] == "1"
 	if v := m["sub"]; v != "" {
 		if cp.SubSequenceNumber, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return sdk.Checkpoint{}, false, fmt.Errorf("redis hash %s has a bad sub field %q", metaKey, truncate(v))
-		}
-	}
-	if v := m["lease"]; v != "" {
-		if cp.LeaseCounter, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return sdk.Checkpoint{}, false, fmt.Errorf("redis hash %s has a bad lease field %q", metaKey, truncate(v))
+			return sdk.Checkpoint{}, false, fmt.Errorf("%w: redis hash %s has a bad sub field %q; fix the field or delete the hash", errRowUnreadable, metaKey, truncate(v))
 		}
 	}
 	return cp, true, nil
+}
+
+// rowError wraps a failure of decodeRow: an unreadable row is a plain
+// error (its message names the key to fix), anything else a failed call.
+func (s *Store) rowError(op string, k sdk.CheckpointKey, err error) error {
+	if errors.Is(err, errRowUnreadable) {
+		return fmt.Errorf("checkpoint %s/%s: %w", k.Stream, k.ShardID, err)
+	}
+	return s.unavailable(op, k, err)
 }
 
 func truncate(s string) string {
@@ -434,9 +527,10 @@ func truncate(s string) string {
 	return s
 }
 
-// args validates cp and returns the script's ARGV; skip is true for a
-// write that can never move anything (an empty position).
-func args(cp sdk.Checkpoint) (argv []any, skip bool, err error) {
+// position validates cp's position and returns it as script arguments
+// (sequence number, sub-sequence number, "1"/"0" for SHARD_END); skip is
+// true for an empty position, which never moves anything.
+func position(cp sdk.Checkpoint) (argv []any, skip bool, err error) {
 	if cp.SequenceNumber == "" && !cp.ShardEnd {
 		return nil, true, nil
 	}
@@ -447,21 +541,21 @@ func args(cp sdk.Checkpoint) (argv []any, skip bool, err error) {
 	if cp.ShardEnd {
 		end = "1"
 	}
-	return []any{cp.SequenceNumber, strconv.FormatInt(cp.SubSequenceNumber, 10), end, cp.Owner, strconv.FormatInt(cp.LeaseCounter, 10)}, false, nil
+	return []any{cp.SequenceNumber, strconv.FormatInt(cp.SubSequenceNumber, 10), end}, false, nil
 }
 
-// Set implements sdk.Store.
+// Set implements sdk.Store. It writes the position only: the stored lease
+// (owner and counter) stays as it is.
 func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoint) error {
 	c, prefix, err := s.handle()
 	if err != nil {
 		return err
 	}
-	argv, skip, err := args(cp)
+	argv, skip, err := position(cp)
 	if err != nil || skip {
 		return err
 	}
-	mainKey, metaKey := Keys(prefix, key)
-	if err := setScript.Run(ctx, c, []string{mainKey, metaKey}, argv...).Err(); err != nil {
+	if err := setScript.Run(ctx, c, scriptKeys(prefix, key), append(argv, key.ShardID)...).Err(); err != nil {
 		return s.unavailable("write", key, err)
 	}
 	return nil
@@ -478,15 +572,9 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 		}
 		return errs
 	}
-	type call struct {
-		i    int
-		keys []string
-		argv []any
-		cmd  *goredis.Cmd
-	}
-	var calls []*call
+	var calls []*scriptCall
 	for i, u := range updates {
-		argv, skip, err := args(u.Checkpoint)
+		argv, skip, err := position(u.Checkpoint)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -494,46 +582,60 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 		if skip {
 			continue
 		}
-		mainKey, metaKey := Keys(prefix, u.Key)
-		calls = append(calls, &call{i: i, keys: []string{mainKey, metaKey}, argv: argv})
+		calls = append(calls, &scriptCall{i: i, keys: scriptKeys(prefix, u.Key), argv: append(argv, u.Key.ShardID)})
 	}
-	run := func(calls []*call, eval bool) {
-		if len(calls) == 0 {
-			return
-		}
-		_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for _, cl := range calls {
-				if eval {
-					cl.cmd = setScript.Eval(ctx, p, cl.keys, cl.argv...)
-				} else {
-					cl.cmd = p.EvalSha(ctx, setScript.Hash(), cl.keys, cl.argv...)
-				}
-			}
-			return nil
-		})
-	}
-	run(calls, false)
-	var retry []*call
-	for _, cl := range calls {
-		if goredis.HasErrorPrefix(cl.cmd.Err(), "NOSCRIPT") {
-			retry = append(retry, cl)
-		}
-	}
-	if len(retry) > 0 {
-		// The server lost its script cache (a restart or SCRIPT FLUSH):
-		// load it again, then EVALSHA; EVAL if loading fails.
-		if setScript.Load(ctx, c).Err() == nil {
-			run(retry, false)
-		} else {
-			run(retry, true)
-		}
-	}
+	runPipelined(ctx, c, setScript, calls)
 	for _, cl := range calls {
 		if err := cl.cmd.Err(); err != nil {
 			errs[cl.i] = s.unavailable("write", updates[cl.i].Key, err)
 		}
 	}
 	return errs
+}
+
+// scriptCall is one script call of a pipeline: i is the index of the
+// update it serves.
+type scriptCall struct {
+	i    int
+	keys []string
+	argv []any
+	cmd  *goredis.Cmd
+}
+
+// runPipelined runs the calls of script in one pipeline (one round trip;
+// two when the server's script cache was empty: a restart or SCRIPT FLUSH).
+// Each call's outcome is in its cmd. Calls to one key run in order.
+func runPipelined(ctx context.Context, c *goredis.Client, script *goredis.Script, calls []*scriptCall) {
+	run := func(calls []*scriptCall, eval bool) {
+		if len(calls) == 0 {
+			return
+		}
+		_, _ = c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, cl := range calls {
+				if eval {
+					cl.cmd = script.Eval(ctx, p, cl.keys, cl.argv...)
+				} else {
+					cl.cmd = p.EvalSha(ctx, script.Hash(), cl.keys, cl.argv...)
+				}
+			}
+			return nil
+		})
+	}
+	run(calls, false)
+	var retry []*scriptCall
+	for _, cl := range calls {
+		if goredis.HasErrorPrefix(cl.cmd.Err(), "NOSCRIPT") {
+			retry = append(retry, cl)
+		}
+	}
+	if len(retry) > 0 {
+		// Load the script again, then EVALSHA; EVAL if loading fails.
+		if script.Load(ctx, c).Err() == nil {
+			run(retry, false)
+		} else {
+			run(retry, true)
+		}
+	}
 }
 
 // Close implements sdk.Closer.

@@ -464,3 +464,123 @@ func (s *server) stop(t testing.TB) {
 	<-s.done
 	s.cmd = nil
 }
+
+func TestLeases(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) sdk.Store {
+		s, _ := open(t)
+		return s
+	})
+}
+
+// TestLeaseLayout checks where the lease lives and that seed readers and
+// rows written before the lease index are unaffected.
+func TestLeaseLayout(t *testing.T) {
+	s, prefix := open(t)
+	c := rawClient(t)
+	ctx := context.Background()
+	const app, stream = "lease-app", "orders"
+	key := func(shard string) sdk.CheckpointKey {
+		return sdk.CheckpointKey{App: app, Stream: stream, ShardID: shard}
+	}
+	mainOf := func(shard string) string { m, _ := redis.Keys(prefix, key(shard)); return m }
+	metaOf := func(shard string) string { _, m := redis.Keys(prefix, key(shard)); return m }
+	index := redis.IndexKey(prefix, app, stream)
+
+	// Rows from before the index: a seed checkpoint (main key only) and a
+	// SHARD_END of an earlier version (hash only); neighbours of other
+	// streams that must not be picked up.
+	c.Set(ctx, mainOf("shardId-0"), "100", 0)
+	c.HSet(ctx, metaOf("shardId-1"), "seq", "", "sub", "0", "end", "1", "owner", "", "lease", "0")
+	c.Set(ctx, prefix+app+":checkpoint:ordersx:shardId-2", "7", 0)
+	c.Set(ctx, prefix+app+":checkpoint:order:shardId-3", "7", 0)
+	c.Set(ctx, prefix+app+"x:checkpoint:orders:shardId-4", "7", 0)
+
+	rows, err := s.ListLeases(ctx, app, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]sdk.Checkpoint{}
+	for _, r := range rows {
+		got[r.ShardID] = r.Checkpoint
+	}
+	want := map[string]sdk.Checkpoint{"shardId-0": {SequenceNumber: "100"}, "shardId-1": {ShardEnd: true}}
+	if len(got) != len(want) || got["shardId-0"] != want["shardId-0"] || got["shardId-1"] != want["shardId-1"] {
+		t.Fatalf("ListLeases over rows written before the index = %+v; want %+v", got, want)
+	}
+	if m := c.SMembers(ctx, index).Val(); len(m) != 3 {
+		t.Fatalf("index %s = %q; want the two shard ids and the built marker", index, m)
+	}
+
+	// Taking the seed row leaves the seed reader's key alone.
+	if errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), Owner: "h1"}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if v := c.Get(ctx, mainOf("shardId-0")).Val(); v != "100" {
+		t.Fatalf("after a take the main key = %q, want the seed's 100", v)
+	}
+	if m := c.HGetAll(ctx, metaOf("shardId-0")).Val(); m["owner"] != "h1" || m["lease"] != "1" {
+		t.Fatalf("after a take the meta hash = %v, want owner h1, lease 1", m)
+	}
+	// A checkpoint through the lease writes the plain number for seed
+	// readers.
+	if errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), ExpectOwner: "h1", ExpectCounter: 1, Owner: "h1",
+		Checkpoint: &sdk.Checkpoint{SequenceNumber: "150", SubSequenceNumber: 2}}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if v := c.Get(ctx, mainOf("shardId-0")).Val(); v != "150" {
+		t.Fatalf("after a lease checkpoint the main key = %q, want 150", v)
+	}
+
+	// A lease without a position writes no main key: seed readers see no
+	// checkpoint.
+	if errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-5"), Owner: "h1"}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if n := c.Exists(ctx, mainOf("shardId-5")).Val(); n != 0 {
+		t.Fatal("a lease without a position created the main key")
+	}
+
+	// A seed-era writer moves the main key on: the position comes from it,
+	// the lease still counts.
+	c.Set(ctx, mainOf("shardId-0"), "200", 0)
+	cp, found, err := s.Get(ctx, key("shardId-0"))
+	if err != nil || !found || cp != (sdk.Checkpoint{SequenceNumber: "200", Owner: "h1", LeaseCounter: 2}) {
+		t.Fatalf("after a seed write Get = %+v, %v, %v", cp, found, err)
+	}
+	errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), Owner: "h2"}})
+	if !errors.Is(errs[0], sdk.ErrConflict) || !strings.Contains(errs[0].Error(), `"h1" at counter 2`) {
+		t.Fatalf("a take expecting no lease over h1's = %v; want a conflict naming h1 and 2", errs[0])
+	}
+
+	// Delete removes both keys and the index member.
+	if errs := s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-0"), ExpectOwner: "h1", ExpectCounter: 2, Delete: true}}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if n := c.Exists(ctx, mainOf("shardId-0"), metaOf("shardId-0")).Val(); n != 0 {
+		t.Fatalf("after Delete %d of the row's keys remain", n)
+	}
+	if c.SIsMember(ctx, index, "shardId-0").Val() {
+		t.Fatal("after Delete the shard is still in the index")
+	}
+
+	// A deleted index is built again.
+	c.Del(ctx, index)
+	rows, err = s.ListLeases(ctx, app, stream)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("ListLeases after the index was deleted = %+v, %v; want shardId-1 and shardId-5", rows, err)
+	}
+
+	// An index key of the wrong type is a plain error naming it.
+	c.Del(ctx, index)
+	c.Set(ctx, index, "x", 0)
+	_, err = s.ListLeases(ctx, app, stream)
+	if err == nil || errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), index) {
+		t.Fatalf("ListLeases with a string index = %v; want a plain error naming %s", err, index)
+	}
+	// A bad lease field is a plain error naming the hash.
+	c.Del(ctx, index)
+	c.HSet(ctx, metaOf("shardId-5"), "lease", "x")
+	if _, err := s.ListLeases(ctx, app, stream); err == nil || errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), metaOf("shardId-5")) {
+		t.Fatalf("ListLeases with a bad lease field = %v; want a plain error naming the hash", err)
+	}
+}

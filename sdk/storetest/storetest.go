@@ -27,7 +27,9 @@
 //
 //   - Get on a key with no checkpoint returns found=false and a nil error.
 //   - Set then Get round-trips SequenceNumber (up to 128 digits),
-//     SubSequenceNumber, ShardEnd, Owner and LeaseCounter.
+//     SubSequenceNumber, ShardEnd, Owner and LeaseCounter; on a store that
+//     implements sdk.LeaseStore, Set writes the position only and Get
+//     reports the row's own lease (owner "" and counter 0 here).
 //   - Set never moves a checkpoint backwards or sideways: sequence numbers
 //     compare as big integers ("10" > "9"), then sub-sequence numbers; a
 //     write at the stored position is a no-op (the stored Owner stays).
@@ -46,9 +48,17 @@
 // layout also checks that a ShardEnd write keeps the last sequence number
 // readable to seed readers.
 //
+// A store that several hosts can share implements sdk.LeaseStore; run
+// RunLeases on it too (see there for the checks):
+//
+//	func TestLeases(t *testing.T) {
+//		storetest.RunLeases(t, func(t *testing.T) sdk.Store { return openMyStore(t) })
+//	}
+//
 // AssertUnavailable, AssertDown and AssertRecovers help backends test
 // "the server went away": a failed read must never look like "no
-// checkpoint".
+// checkpoint", and a failed lease call must never look like a lost lease
+// (sdk.ErrConflict).
 package storetest
 
 import (
@@ -74,6 +84,18 @@ const checkTimeout = 2 * time.Minute
 type env struct {
 	s   sdk.Store
 	app string // unique to this run, check and variant
+	// leases: the store implements sdk.LeaseStore, so a plain Set keeps
+	// the stored owner and counter instead of writing cp's.
+	leases bool
+}
+
+// setResult is what Get returns after plain Sets leave want in a row that
+// was never leased: a lease store keeps the row's (empty) lease.
+func (e env) setResult(want sdk.Checkpoint) sdk.Checkpoint {
+	if e.leases {
+		want.Owner, want.LeaseCounter = "", 0
+	}
+	return want
 }
 
 func (e env) key(stream, shard string) sdk.CheckpointKey {
@@ -143,13 +165,14 @@ func RunWith(t *testing.T, open func(t *testing.T) sdk.Store, opts Options) {
 					if s == nil {
 						t.Fatal("open returned a nil store")
 					}
+					_, leases := s.(sdk.LeaseStore)
 					if variant == "plugin" {
 						s = sdk.TestStore(t, s)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 					defer cancel()
 					app := run + "-" + nonWord.ReplaceAllString(strings.ToLower(c.name), "") + "-" + variant
-					c.fn(t, ctx, env{s: s, app: app})
+					c.fn(t, ctx, env{s: s, app: app, leases: leases})
 				})
 			}
 		})
@@ -169,8 +192,9 @@ func AssertUnavailable(t testing.TB, err error) {
 }
 
 // AssertDown checks a store whose backend is unreachable: Get, Set and (if
-// implemented) SetBatch on key must all fail with sdk.ErrUnavailable, and
-// Get must never report found=false with a nil error.
+// implemented) SetBatch, ListLeases and UpdateLeases on key must all fail
+// with sdk.ErrUnavailable, and Get must never report found=false with a
+// nil error.
 func AssertDown(t testing.TB, s sdk.Store, key sdk.CheckpointKey) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -191,6 +215,31 @@ func AssertDown(t testing.TB, s sdk.Store, key sdk.CheckpointKey) {
 		}
 		AssertUnavailable(t, errs[0])
 	}
+	if ls, ok := leaseStore(ctx, s); ok {
+		_, err := ls.ListLeases(ctx, key.App, key.Stream)
+		AssertUnavailable(t, err)
+		errs := ls.UpdateLeases(ctx, []sdk.LeaseUpdate{
+			{Key: key, Owner: "h"},
+			{Key: key, ExpectOwner: "h", ExpectCounter: 1, Owner: "h", Checkpoint: &sdk.Checkpoint{SequenceNumber: "3"}},
+		})
+		if len(errs) != 2 {
+			t.Fatalf("UpdateLeases returned %d results for 2 updates", len(errs))
+		}
+		for _, err := range errs {
+			AssertUnavailable(t, err)
+		}
+	}
+}
+
+// leaseStore returns s as a LeaseStore when it really is one (through the
+// plugin boundary: when the plugin says so).
+func leaseStore(ctx context.Context, s sdk.Store) (sdk.LeaseStore, bool) {
+	if c, ok := s.(*sdk.TestStoreClient); ok {
+		leases, err := c.Leases(ctx)
+		return c, err == nil && leases
+	}
+	ls, ok := s.(sdk.LeaseStore)
+	return ls, ok
 }
 
 // AssertRecovers waits up to timeout for a store whose backend came back to
@@ -250,9 +299,11 @@ func mustGet(t *testing.T, ctx context.Context, s sdk.Store, k sdk.CheckpointKey
 	return cp
 }
 
-func wantCP(t *testing.T, ctx context.Context, s sdk.Store, k sdk.CheckpointKey, want sdk.Checkpoint) {
+// wantCP checks what Get returns after plain Sets (see env.setResult).
+func (e env) wantCP(t *testing.T, ctx context.Context, k sdk.CheckpointKey, want sdk.Checkpoint) {
 	t.Helper()
-	if got := mustGet(t, ctx, s, k); got != want {
+	want = e.setResult(want)
+	if got := mustGet(t, ctx, e.s, k); got != want {
 		t.Fatalf("Get(%v)\n got %+v\nwant %+v", k, got, want)
 	}
 }
@@ -286,17 +337,17 @@ func checkRoundTrip(t *testing.T, ctx context.Context, e env) {
 	for i, cp := range cases {
 		k := e.key("roundtrip", fmt.Sprintf("shardId-%012d", i))
 		mustSet(t, ctx, e.s, k, cp)
-		wantCP(t, ctx, e.s, k, cp)
+		e.wantCP(t, ctx, k, cp)
 	}
 	// Moving forward replaces every field.
 	k := e.key("roundtrip", "forward")
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "100", SubSequenceNumber: 9, Owner: "a", LeaseCounter: 1})
 	next := sdk.Checkpoint{SequenceNumber: "101", Owner: "b", LeaseCounter: 2}
 	mustSet(t, ctx, e.s, k, next)
-	wantCP(t, ctx, e.s, k, next)
+	e.wantCP(t, ctx, k, next)
 	next = sdk.Checkpoint{SequenceNumber: "102"}
 	mustSet(t, ctx, e.s, k, next)
-	wantCP(t, ctx, e.s, k, next)
+	e.wantCP(t, ctx, k, next)
 }
 
 func checkNeverBackwards(t *testing.T, ctx context.Context, e env) {
@@ -310,7 +361,7 @@ func checkNeverBackwards(t *testing.T, ctx context.Context, e env) {
 		{SequenceNumber: stored.SequenceNumber, Owner: "b", LeaseCounter: 9}, // equal: no-op
 	} {
 		mustSet(t, ctx, e.s, k, cp)
-		wantCP(t, ctx, e.s, k, stored)
+		e.wantCP(t, ctx, k, stored)
 	}
 }
 
@@ -319,12 +370,12 @@ func checkBigIntegerOrder(t *testing.T, ctx context.Context, e env) {
 	k := e.key("bigint", "a")
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "10"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "9"})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "10"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10"})
 
 	k = e.key("bigint", "b")
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "9"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "10"})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "10"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10"})
 
 	// 128 digits, differing only in the last digit (beyond float64 and
 	// int64 precision).
@@ -333,14 +384,14 @@ func checkBigIntegerOrder(t *testing.T, ctx context.Context, e env) {
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: lo})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: lo})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: hi})
 
 	// 127 nines < 1 followed by 127 zeros.
 	k = e.key("bigint", "d")
 	lo, hi = seq(127, '9'), "1"+seq(127, '0')
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: lo})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: hi})
 
 	// Differing early in a long number.
 	k = e.key("bigint", "e")
@@ -348,7 +399,7 @@ func checkBigIntegerOrder(t *testing.T, ctx context.Context, e env) {
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: lo})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: lo})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: hi})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: hi})
 }
 
 func checkSubSequenceOrder(t *testing.T, ctx context.Context, e env) {
@@ -356,18 +407,18 @@ func checkSubSequenceOrder(t *testing.T, ctx context.Context, e env) {
 	s := "49590338271490256608559692538361571095921575989136588898"
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "a"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 3, Owner: "b"})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "a"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "a"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "c"})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "a"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 5, Owner: "a"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 6})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 6})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 6})
 	// A later sequence number wins whatever its sub-sequence number.
 	s2 := "49590338271490256608559692538361571095921575989136588899"
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s2})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s2})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: s2})
 	// And a lower sequence number loses whatever its sub-sequence number.
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s, SubSequenceNumber: 1 << 50})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: s2})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: s2})
 }
 
 func checkShardEnd(t *testing.T, ctx context.Context, e env) {
@@ -376,7 +427,7 @@ func checkShardEnd(t *testing.T, ctx context.Context, e env) {
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "500", SubSequenceNumber: 2})
 	end := sdk.Checkpoint{SequenceNumber: "600", ShardEnd: true, Owner: "a", LeaseCounter: 4}
 	mustSet(t, ctx, e.s, k, end)
-	wantCP(t, ctx, e.s, k, end)
+	e.wantCP(t, ctx, k, end)
 	// Nothing moves a finished shard: not a larger number, not a larger
 	// sub-sequence, not another ShardEnd.
 	for _, cp := range []sdk.Checkpoint{
@@ -385,20 +436,20 @@ func checkShardEnd(t *testing.T, ctx context.Context, e env) {
 		{SequenceNumber: "700", ShardEnd: true, Owner: "b"},
 	} {
 		mustSet(t, ctx, e.s, k, cp)
-		wantCP(t, ctx, e.s, k, end)
+		e.wantCP(t, ctx, k, end)
 	}
 
 	// ShardEnd on a key with no checkpoint yet.
 	k = e.key("shardend", "parent-2")
 	end = sdk.Checkpoint{SequenceNumber: seq(128, '9'), ShardEnd: true}
 	mustSet(t, ctx, e.s, k, end)
-	wantCP(t, ctx, e.s, k, end)
+	e.wantCP(t, ctx, k, end)
 
 	// ShardEnd past a larger stored number: ShardEnd still wins.
 	k = e.key("shardend", "parent-3")
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "900"})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "900", ShardEnd: true})
-	wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "900", ShardEnd: true})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "900", ShardEnd: true})
 
 	// ShardEnd without a sequence number: reads back as ShardEnd with an
 	// empty sequence number or the one stored before.
@@ -457,7 +508,7 @@ func checkIsolation(t *testing.T, ctx context.Context, e env) {
 		mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: fmt.Sprint(1000 - i), Owner: fmt.Sprint("o", i)})
 	}
 	for i, k := range keys {
-		wantCP(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: fmt.Sprint(1000 - i), Owner: fmt.Sprint("o", i)})
+		e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: fmt.Sprint(1000 - i), Owner: fmt.Sprint("o", i)})
 	}
 	// Untouched neighbours stay unknown.
 	for _, k := range []sdk.CheckpointKey{
@@ -540,7 +591,7 @@ func checkRacingWriters(t *testing.T, ctx context.Context, e env) {
 	for sh := 0; sh < raceShards; sh++ {
 		k := e.key("race", fmt.Sprintf("shardId-%012d", sh))
 		got := mustGet(t, ctx, e.s, k)
-		if want := maxes[sh].max; got != want {
+		if want := e.setResult(maxes[sh].max); got != want {
 			t.Errorf("shard %d: stored %+v, want the maximum written %+v", sh, got, want)
 		}
 	}
@@ -592,7 +643,7 @@ func checkSetBatch(t *testing.T, ctx context.Context, e env) {
 		cp("7", 0), cp("20", 0), cp("20", 1),
 	}
 	for i, w := range want {
-		wantCP(t, ctx, e.s, k(i), w)
+		e.wantCP(t, ctx, k(i), w)
 	}
 
 	// A large batch across many shards.
@@ -606,7 +657,7 @@ func checkSetBatch(t *testing.T, ctx context.Context, e env) {
 		}
 	}
 	for i := 0; i < 200; i += 37 {
-		wantCP(t, ctx, e.s, big[i].Key, big[i].Checkpoint)
+		e.wantCP(t, ctx, big[i].Key, big[i].Checkpoint)
 	}
 }
 

@@ -27,6 +27,10 @@ func TestMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) sdk.Store { return openMemory(t) })
 }
 
+func TestMemoryLeases(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) sdk.Store { return openMemory(t) })
+}
+
 func TestFile(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) sdk.Store { return openFile(t) })
 }
