@@ -17,6 +17,16 @@
 #   DEMO_RATE        producer records/s (default 20)
 #   DEMO_LOG_EVERY   producer progress interval (default 30s)
 #   DEMO_LOG_DIR     where kinesalite's log goes (default .tools/demo)
+#
+# How the settings reach kinesis-host: it is started with
+# KINESIS_ENDPOINT=http://127.0.0.1:$DEMO_PORT, which config.hcl reads through
+# env() (whatever KINESIS_ENDPOINT was set to before is overridden for the
+# host). When DEMO_STREAM is not a stream block of the config and the config
+# has exactly one stream block, the host runs a copy of the config with that
+# block's label renamed (.run-demo.<pid>.hcl next to the config, so relative
+# paths still hold; removed on exit). Everything the host prints goes to the
+# terminal unfiltered.
+# shellcheck disable=SC2317 # the stop functions run from traps
 set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,6 +51,8 @@ KINESALITE_PID=""
 PRODUCER_PID=""
 HOST_PID=""
 GOT_SIGNAL=""
+HOST_CONFIG="$CONFIG" # the config kinesis-host runs: CONFIG or DERIVED_CONFIG
+DERIVED_CONFIG=""     # a copy of CONFIG for DEMO_STREAM, removed on exit
 
 alive() { [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; }
 
@@ -96,6 +108,7 @@ cleanup() {
 	stop_host
 	stop_pid demo-producer "$PRODUCER_PID"
 	stop_pid kinesalite "$KINESALITE_PID"
+	[[ -z $DERIVED_CONFIG ]] || rm -f "$DERIVED_CONFIG"
 	exit "$rc"
 }
 
@@ -139,18 +152,57 @@ kinesis_answers() {
 
 port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
+# config_text FILE: FILE without its # and // comments (good enough to look
+# for words; a "#" or "//" inside a string cuts the rest of that line).
+config_text() { sed -e 's/#.*//' -e 's|//.*||' "$1"; }
+
+# config_streams FILE: the labels of FILE's stream blocks, one a line.
+config_streams() {
+	config_text "$1" | sed -n 's/^[[:space:]]*stream[[:space:]]*"\([^"]*\)".*/\1/p'
+}
+
+# rename_stream FILE OLD NEW: FILE with the label of stream block OLD set to NEW.
+rename_stream() {
+	awk -v old="\"$2\"" -v new="\"$3\"" '
+		!done && /^[[:space:]]*stream[[:space:]]*"/ && (i = index($0, old)) {
+			$0 = substr($0, 1, i - 1) new substr($0, i + length(old))
+			done = 1
+		}
+		{ print }' "$1"
+}
+
 # ---------------------------------------------------------------- checks
 [[ -x $HOST_BIN ]] || die "$HOST_BIN not found; build it first (make build, or make run)"
 compgen -G "$REPO_ROOT/bin/plugins/*" >/dev/null || say "warning: bin/plugins/ is empty; build the plugins first (make build)"
 [[ -f $CONFIG ]] || die "config $CONFIG not found (set DEMO_CONFIG)"
+if [[ ! $PORT =~ ^[0-9]{1,5}$ ]] || ((10#$PORT == 0 || 10#$PORT > 65535)); then
+	die "DEMO_PORT=$PORT is not a port number"
+fi
+[[ $STREAM =~ ^[a-zA-Z0-9_.-]{1,128}$ ]] || die "DEMO_STREAM=$STREAM is not a Kinesis stream name ([a-zA-Z0-9_.-], 1 to 128 characters)"
+
+# The host must read the stream the producer writes and the emulator started
+# here: both are settings of the config, not of kinesis-host's command line.
+config_text "$CONFIG" | grep -q KINESIS_ENDPOINT ||
+	say "warning: $CONFIG does not read env(\"KINESIS_ENDPOINT\"): kinesis-host may not use the demo's endpoint $ENDPOINT"
+mapfile -t CONFIG_STREAMS < <(config_streams "$CONFIG")
+if ! printf '%s\n' "${CONFIG_STREAMS[@]}" | grep -qxF -- "$STREAM"; then
+	((${#CONFIG_STREAMS[@]} == 1)) ||
+		die "DEMO_STREAM=$STREAM: $CONFIG has no stream \"$STREAM\" block (it has: ${CONFIG_STREAMS[*]:-none}); add one or set DEMO_CONFIG"
+	DERIVED_CONFIG="$(dirname -- "$CONFIG")/.run-demo.$$.hcl"
+	rename_stream "$CONFIG" "${CONFIG_STREAMS[0]}" "$STREAM" >"$DERIVED_CONFIG"
+	HOST_CONFIG="$DERIVED_CONFIG"
+	say "DEMO_STREAM=$STREAM: running a copy of $CONFIG with stream \"${CONFIG_STREAMS[0]}\" renamed: $DERIVED_CONFIG"
+fi
 
 "$SCRIPT_DIR/install-emulators.sh"
 
-# Redis/PostgreSQL only when the config mentions them.
-if grep -qiE 'redis|postgres' "$CONFIG"; then
+# Redis/PostgreSQL only when the config uses them (comments do not count:
+# config.hcl's commented-out example of a shared store names redis).
+config_body="$(config_text "$CONFIG")"
+if grep -qiE 'redis|postgres' <<<"$config_body"; then
 	skip_redis=1 skip_pg=1
-	grep -qi redis "$CONFIG" && skip_redis=0
-	grep -qiE 'postgres' "$CONFIG" && skip_pg=0
+	grep -qi redis <<<"$config_body" && skip_redis=0
+	grep -qi postgres <<<"$config_body" && skip_pg=0
 	SKIP_REDIS=$skip_redis SKIP_PG=$skip_pg "$SCRIPT_DIR/ensure-services.sh"
 fi
 
@@ -187,8 +239,11 @@ setsid "$PRODUCER_BIN" -endpoint "$ENDPOINT" -stream "$STREAM" -shards "$SHARDS"
 PRODUCER_PID=$!
 
 # ----------------------------------------------------------- kinesis-host
-say "starting bin/kinesis-host run -config $CONFIG${*:+ $*} (Ctrl-C stops everything)"
-"$HOST_BIN" run -config "$CONFIG" "$@" &
+say "starting bin/kinesis-host run -config $HOST_CONFIG${*:+ $*} with KINESIS_ENDPOINT=$ENDPOINT (Ctrl-C stops everything)"
+if [[ -n ${KINESIS_ENDPOINT:-} && $KINESIS_ENDPOINT != "$ENDPOINT" ]]; then
+	say "note: KINESIS_ENDPOINT=$KINESIS_ENDPOINT is overridden for kinesis-host; set DEMO_PORT to choose the emulator's port"
+fi
+KINESIS_ENDPOINT="$ENDPOINT" "$HOST_BIN" run -config "$HOST_CONFIG" "$@" &
 HOST_PID=$!
 set +e
 wait "$HOST_PID"
