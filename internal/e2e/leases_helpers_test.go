@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/kinesis-host/kinesis-host/internal/testenv"
 	"github.com/kinesis-host/kinesis-host/sdk"
@@ -51,8 +54,10 @@ type lsCluster struct {
 	e        *env
 	plugin   string
 	settings map[string]any
-	lease    string // the lease {} block's body
-	start    string // runConfig.start
+	lease    string            // the lease {} block's body
+	start    string            // runConfig.start
+	stream   string            // runConfig.stream
+	recorder map[string]string // runConfig.recorder; "lifecycle_out" gets a per-host file
 	st       interface {
 		bkStore
 		sdk.LeaseStore
@@ -93,7 +98,14 @@ func (c *lsCluster) add(name, workerID string) *lsHost {
 		}
 		out = filepath.Join(c.e.dir, fmt.Sprintf("deliveries-%s-%d.jsonl", name, i))
 	}
-	path := bkWriteConfig(c.e, "host-"+name, runConfig{out: out, start: c.start}, c.plugin, c.settings)
+	rec := map[string]string{}
+	for k, v := range c.recorder {
+		rec[k] = v
+	}
+	if _, ok := rec["lifecycle_out"]; ok {
+		rec["lifecycle_out"] = out + ".life"
+	}
+	path := bkWriteConfig(c.e, "host-"+name, runConfig{out: out, start: c.start, stream: c.stream, recorder: rec}, c.plugin, c.settings)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		c.t.Fatal(err)
@@ -325,4 +337,73 @@ func lsDuplicates(ds []delivery) (total int, byShard map[string]int) {
 		seen[d.Data] = true
 	}
 	return total, byShard
+}
+
+// waitStarted waits until the hosts' lifecycle files together show
+// shard_started for n distinct shards.
+func (c *lsCluster) waitStarted(n int, timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		started := map[string]bool{}
+		for _, h := range c.hosts {
+			raw, _ := os.ReadFile(h.out + ".life")
+			for _, line := range strings.Split(string(raw), "\n") {
+				var ev map[string]string
+				if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == "shard_started" {
+					started[ev["shard"]] = true
+				}
+			}
+		}
+		if len(started) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("only %d of %d shards reported shard_started", len(started), n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rows reads every row of the stream from the store (shards only).
+func (c *lsCluster) rows() map[string]sdk.Checkpoint {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rows, err := c.st.ListLeases(ctx, appName, streamName)
+	if err != nil {
+		c.t.Fatalf("ListLeases: %v", err)
+	}
+	out := map[string]sdk.Checkpoint{}
+	for _, r := range rows {
+		if !strings.HasPrefix(r.ShardID, sdk.WorkerRowPrefix) {
+			out[r.ShardID] = r.Checkpoint
+		}
+	}
+	return out
+}
+
+// openShards lists the stream's open shard ids.
+func (c *lsCluster) openShards() []string {
+	var ids []string
+	for _, s := range rsOpenShards(c.t, c.e) {
+		ids = append(ids, aws.ToString(s.ShardId))
+	}
+	return ids
+}
+
+// maxGap returns the longest pause, over every shard that changed hosts,
+// between the last delivery of one host and the first of the next: how
+// long a hand-off kept the shard idle (bounded below by the producer's
+// pace on that shard).
+func lsMaxGap(ds []delivery, host []string) time.Duration {
+	last := map[string]int{}
+	var worst time.Duration
+	for i, d := range ds {
+		if j, ok := last[d.Shard]; ok && host[j] != host[i] {
+			worst = max(worst, time.Duration(d.At-ds[j].At))
+		}
+		last[d.Shard] = i
+	}
+	return worst
 }

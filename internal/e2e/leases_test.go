@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // Three hosts on a 16-shard stream with a steady producer, for each shared
@@ -97,6 +103,118 @@ func TestLeasesThreeHosts(t *testing.T) {
 			t.Logf("%s: %d records, %d deliveries, %d duplicates (SIGKILL held %d shards, SIGSTOP %d); join balanced in %s, SIGTERM hand-off %s, SIGKILL failover %s; worst overlap %s",
 				b.plugin, len(want), len(ds), dups, len(killed), len(frozen), join.Round(time.Millisecond), handoff.Round(time.Millisecond),
 				failover.Round(time.Millisecond), ov)
+		})
+	}
+}
+
+// Graceful moves only, for each shared backend: scaling 1 → 3, a rolling
+// restart of every host (each restarted with its own worker_id), scaling
+// 3 → 1. Every shard moves by hand-off (final checkpoint, then release),
+// so nothing is delivered twice and no two hosts ever deliver a shard at
+// once; each hand-off leaves its shards idle about a poll or two.
+func TestLeasesGraceful(t *testing.T) {
+	for _, b := range lsBackends {
+		t.Run(b.plugin, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 16)
+			c := newCluster(t, e, b.plugin, b.settings(t), lsFast)
+			p := rsStartProducer(e, 40, 100*time.Millisecond)
+			defer p.stop(t)
+			hosts := []*lsHost{c.add("a", "host-a")}
+			c.waitBalanced(e.shards, 60*time.Second, "one host")
+			hosts = append(hosts, c.add("b", "host-b"), c.add("c", "host-c"))
+			scaleUp := c.waitBalanced(e.shards, 60*time.Second, "scaling 1 → 3")
+
+			var moves []time.Duration
+			for i, h := range hosts {
+				t0 := time.Now()
+				c.stop(h)
+				moves = append(moves, c.waitBalanced(e.shards, 60*time.Second, "rolling restart: "+h.name+" stopped"))
+				_ = t0
+				hosts[i] = c.add(h.name+"2", h.workerID)
+				c.waitBalanced(e.shards, 60*time.Second, "rolling restart: "+h.name+" back")
+			}
+			c.stop(hosts[1])
+			c.stop(hosts[2])
+			scaleDown := c.waitBalanced(e.shards, 60*time.Second, "scaling 3 → 1")
+
+			want := p.stop(t)
+			c.waitAll(want, 2*time.Minute)
+			ds, host := c.all()
+			checkComplete(t, want, ds)
+			rsCheckKeyOrder(t, ds)
+			if dups, byShard := lsDuplicates(ds); dups > 0 {
+				t.Errorf("%d records delivered twice with graceful moves only (per shard: %v)", dups, byShard)
+			}
+			if ov, where := lsOverlap(ds, host); ov > 0 {
+				t.Errorf("two hosts delivered one shard at once for %s (%s)", ov, where)
+			}
+			c.stop(hosts[0])
+			t.Logf("%s: %d records, %d deliveries; scale 1→3 balanced in %s, hand-offs of a stopped host's shards %v, scale 3→1 in %s; longest idle gap of a moved shard %s",
+				b.plugin, len(want), len(ds), scaleUp.Round(time.Millisecond), roundAll(moves), scaleDown.Round(time.Millisecond),
+				lsMaxGap(ds, host).Round(time.Millisecond))
+		})
+	}
+}
+
+// A reshard 4 → 8 → 4 → 3 while three hosts consume, on the shipped
+// default start position (LATEST) and lease settings scaled down, for each
+// shared backend: children are taken only after every parent still in the
+// stream has SHARD_END in the store, whichever host read it; every record
+// is delivered; per key in order; no duplicates (every move is graceful).
+func TestLeasesReshard(t *testing.T) {
+	for _, b := range lsBackends {
+		t.Run(b.plugin, func(t *testing.T) {
+			t.Parallel()
+			e := rsNewEnv(t, 4)
+			c := newCluster(t, e, b.plugin, b.settings(t), lsFast)
+			c.start = startDefault
+			c.stream = "  shard_sync_interval = \"1s\"\n  batch_max_records = 10\n"
+			c.recorder = map[string]string{"delay": "20ms", "lifecycle_out": ""}
+			c.add("a", "host-a")
+			c.add("b", "host-b")
+			c.add("c", "host-c")
+			c.waitBalanced(e.shards, 60*time.Second, "three hosts on 4 shards")
+			c.waitStarted(4, time.Minute)
+			prod := rsStartProducer(e, 5, 100*time.Millisecond) // 50 records/s
+			time.Sleep(2 * time.Second)
+			for _, n := range []int32{8, 4, 3} {
+				rsReshard(t, e, fmt.Sprintf("UpdateShardCount → %d", n), func(ctx context.Context) error {
+					_, err := e.kc.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{StreamName: aws.String(streamName),
+						TargetShardCount: aws.Int32(n), ScalingType: types.ScalingTypeUniformScaling})
+					return err
+				})
+				time.Sleep(3 * time.Second)
+			}
+			open := c.openShards()
+			c.waitBalanced(open, time.Minute, "after the reshards")
+			recs := prod.stop(t)
+			c.waitAll(recs, 2*time.Minute)
+			ds, host := c.all()
+			checkComplete(t, recs, ds)
+			rsCheckKeyOrder(t, ds)
+			shards := rsListShards(t, e)
+			pairs := rsCheckLineage(t, shards, ds)
+			if pairs < 6 {
+				t.Errorf("only %d parent/child pairs had deliveries on both sides: the test did not exercise the lineage", pairs)
+			}
+			if dups, byShard := lsDuplicates(ds); dups > 0 {
+				t.Errorf("%d records delivered twice (per shard: %v)", dups, byShard)
+			}
+			if ov, where := lsOverlap(ds, host); ov > 0 {
+				t.Errorf("two hosts delivered one shard at once for %s (%s)", ov, where)
+			}
+			rows := c.rows()
+			for _, s := range shards {
+				id := aws.ToString(s.ShardId)
+				if s.SequenceNumberRange.EndingSequenceNumber != nil && !rows[id].ShardEnd {
+					t.Errorf("closed shard %s: stored %+v, want SHARD_END", id, rows[id])
+				}
+			}
+			for _, h := range c.live() {
+				c.stop(h)
+			}
+			t.Logf("%s: %d records over %d shards, %d deliveries, %d parent/child pairs checked", b.plugin, len(recs), len(shards), len(ds), pairs)
 		})
 	}
 }
