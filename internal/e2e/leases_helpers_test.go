@@ -114,7 +114,10 @@ func (c *lsCluster) add(name, workerID string) *lsHost {
 	if workerID != "" {
 		lease += fmt.Sprintf("\n    worker_id = %q", workerID)
 	}
-	s := strings.TrimSuffix(string(raw), "}\n") + "  lease {\n    " + lease + "\n  }\n}\n"
+	s := string(raw)
+	if lease = strings.TrimSpace(lease); lease != "" { // "": no lease {} block, the shipped defaults
+		s = strings.TrimSuffix(s, "}\n") + "  lease {\n    " + lease + "\n  }\n}\n"
+	}
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		c.t.Fatal(err)
 	}

@@ -218,3 +218,64 @@ func TestLeasesReshard(t *testing.T) {
 		})
 	}
 }
+
+// The shipped defaults (no lease {} block: duration 10s, poll 1s; the
+// default start position LATEST) on Redis: a SIGKILLed host's shards
+// deliver again elsewhere, nothing put after the shards started is lost,
+// and a second live process started with a worker_id already in use is
+// refused while the first keeps its shards.
+func TestLeasesDefaults(t *testing.T) {
+	e := newEnv(t, 8)
+	c := newCluster(t, e, "redis", lsBackends[0].settings(t), "")
+	c.start = startDefault
+	c.recorder = map[string]string{"lifecycle_out": ""}
+	a, b := c.add("a", ""), c.add("b", "")
+	c.waitBalanced(e.shards, time.Minute, "two hosts on the defaults")
+	c.waitStarted(8, time.Minute)
+	p := rsStartProducer(e, 16, 100*time.Millisecond)
+	defer p.stop(t)
+	time.Sleep(3 * time.Second)
+
+	killed := c.heldBy(b)
+	t0 := time.Now()
+	c.kill(b)
+	failover := c.waitBalanced(e.shards, time.Minute, "SIGKILL on the defaults")
+	// When did every killed shard deliver again (on a)?
+	var resumed time.Duration
+	waitFor(t, time.Minute, a.proc, "the killed host's shards to deliver again", func() bool {
+		a.d.poll()
+		seen := map[string]bool{}
+		for _, d := range a.d.all {
+			if killed[d.Shard] && time.Unix(0, d.At).After(t0) {
+				seen[d.Shard] = true
+			}
+		}
+		resumed = time.Since(t0)
+		return len(seen) == len(killed)
+	})
+
+	// The same explicit worker_id twice: the second process is refused.
+	dupA := c.add("dup1", "same-id")
+	c.waitBalanced(e.shards, time.Minute, "a host with worker_id same-id joins")
+	dupB := c.add("dup2", "same-id")
+	code := dupB.proc.wait(30 * time.Second)
+	dupB.stopped = true
+	if code == 0 || !strings.Contains(dupB.proc.log(), "worker_id") {
+		t.Errorf("a second live process with worker_id same-id exited with %d; want a refusal naming worker_id:\n%s", code, tailString(dupB.proc.log(), 2000))
+	}
+	if dupA.proc.exited() {
+		t.Errorf("the first process with worker_id same-id exited")
+	}
+
+	want := p.stop(t)
+	c.waitAll(want, 2*time.Minute)
+	ds, _ := c.all()
+	checkComplete(t, want, ds)
+	rsCheckKeyOrder(t, ds)
+	dups, _ := lsDuplicates(ds)
+	for _, h := range c.live() {
+		c.stop(h)
+	}
+	t.Logf("defaults: SIGKILL of a host holding %d shards: leases taken over in %s, every one of them delivering again %s after the kill; %d duplicates",
+		len(killed), failover.Round(time.Millisecond), resumed.Round(time.Millisecond), dups)
+}
