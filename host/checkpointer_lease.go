@@ -83,7 +83,7 @@ func (c *checkpointer) hold(key shared.CheckpointKey, owner string, counter int6
 		c.keys[key] = k
 	}
 	k.stored, k.has = k.seq, false
-	k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+	k.retryAt = time.Time{} // failures are kept: the first write that succeeds logs the recovery
 	k.lease = &leaseState{owner: owner, counter: counter, renewedAt: sentAt}
 	select {
 	case c.kick <- struct{}{}: // the writer schedules the renewals
@@ -284,7 +284,9 @@ func (c *checkpointer) recordLeases(updates []shared.LeaseUpdate, versions []uin
 			c.conflicts++
 			c.leasesLost++
 			ls.done = fmt.Errorf("%w: %s/%s: another host took it (%s)", ErrLeaseLost, u.Key.Stream, u.Key.ShardID, r.Error())
-			k.failures, k.failSince, k.retryAt, k.lastErr = 0, time.Time{}, time.Time{}, nil
+			// failures are kept: a key that was failing logs its recovery
+			// at its first successful write, after it is taken again.
+			k.retryAt, k.lastErr = time.Time{}, nil
 			if k.seq > k.stored {
 				k.conflict, k.rejectErr = k.seq, "lease lost: "+r.Error()
 			}

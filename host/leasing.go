@@ -43,9 +43,10 @@ type streamLeases struct {
 	dupCounter int64
 	dupSince   time.Time
 
-	held     map[string]bool
-	lastPlan lease.Plan
-	listErr  time.Time // last time a failed listing was logged
+	held      map[string]bool
+	lastPlan  lease.Plan
+	badLogged map[string]time.Time // unreadable rows: last logged
+	listErr   time.Time            // last time a failed listing was logged
 }
 
 // incarnation is this process's part of every owner token: a restart with
@@ -86,7 +87,7 @@ func newStreamLeases(app, stream string, cfg LeaseConfig, cp *checkpointer, log 
 		owner: owner, workerID: id, origin: time.Now(),
 		core:   lease.New(lease.Config{Owner: owner, Duration: cfg.Duration, MaxShards: cfg.MaxShards}),
 		worker: shared.CheckpointKey{App: app, Stream: stream, ShardID: shared.WorkerRowPrefix + id},
-		held:   map[string]bool{},
+		held:   map[string]bool{}, badLogged: map[string]time.Time{},
 	}
 }
 
@@ -107,7 +108,7 @@ type roundResult struct {
 // listing is logged and skipped (held leases keep being renewed by the
 // checkpointer). It returns ErrWorkerIDInUse when another live process
 // runs with this host's worker id.
-func (l *streamLeases) round(ctx context.Context, shards []ShardInfo) (roundResult, error) {
+func (l *streamLeases) round(ctx context.Context, shards []ShardInfo, running map[string]bool) (roundResult, error) {
 	var res roundResult
 	rows, err := l.calls.list(ctx, l.app, l.stream)
 	if err != nil {
@@ -124,7 +125,18 @@ func (l *streamLeases) round(ctx context.Context, shards []ShardInfo) (roundResu
 	now := l.now()
 	in := make([]lease.Row, 0, len(rows))
 	res.ended = map[string]bool{}
+	bad := map[string]bool{}
 	for _, r := range rows {
+		if r.Err != nil {
+			// Never taken (its lease cannot be read); a shard held here
+			// stays held and its writes are retried on their own.
+			bad[r.ShardID] = true
+			if time.Since(l.badLogged[r.ShardID]) >= outageRemindEvery {
+				l.badLogged[r.ShardID] = time.Now()
+				l.log.Error("a shard's row in the checkpoint store cannot be read; no host can take its lease until it is fixed", "shard", r.ShardID, "error", r.Err.Error())
+			}
+			continue
+		}
 		in = append(in, lease.Row{ShardID: r.ShardID, Owner: r.Checkpoint.Owner, Counter: r.Checkpoint.LeaseCounter, ShardEnd: r.Checkpoint.ShardEnd})
 		if r.Checkpoint.ShardEnd {
 			res.ended[r.ShardID] = true
@@ -141,6 +153,9 @@ func (l *streamLeases) round(ctx context.Context, shards []ShardInfo) (roundResu
 	}
 	ls := make([]lease.Shard, 0, len(shards))
 	for _, s := range shards {
+		if bad[s.ID] {
+			continue
+		}
 		sh := lease.Shard{ID: s.ID}
 		for _, p := range []string{s.Parent, s.AdjacentParent} {
 			if p != "" && listed[p] {
@@ -151,12 +166,21 @@ func (l *streamLeases) round(ctx context.Context, shards []ShardInfo) (roundResu
 	}
 	// The checkpointer is the truth about what is held (a lease lost at a
 	// write is gone even before the stream runner hears of it).
+	held := make(map[string]bool, len(l.held)+len(running))
 	for id := range l.held {
-		if !l.cp.holds(l.key(id)) {
+		if !l.cp.holds(l.key(id)) && !running[id] {
 			delete(l.held, id)
 		}
 	}
-	plan := l.core.Plan(now, ls, l.held, shared.WorkerRowPrefix)
+	// A shard whose worker is still stopping counts as held: it is not
+	// taken again before that worker is gone.
+	for id := range l.held {
+		held[id] = true
+	}
+	for id := range running {
+		held[id] = true
+	}
+	plan := l.core.Plan(now, ls, held, shared.WorkerRowPrefix)
 	if plan.Held != l.lastPlan.Held || plan.Workers != l.lastPlan.Workers || plan.Eligible != l.lastPlan.Eligible {
 		l.log.Info("leases", "held", plan.Held, "target", plan.Target, "workers", plan.Workers, "open_shards", plan.Eligible, "worker_id", l.workerID)
 	}

@@ -101,7 +101,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	lz := s.leases
 	lin := NewLineage()
 	workers := map[string]context.CancelFunc{} // per shard: stops it (hand-off)
-	handoff := map[string]bool{}
+	handoff := map[string]bool{} // shards being handed off (their worker was stopped)
+	lost := map[string]bool{}    // shards whose lease was lost (their worker was stopped)
 	var lastShards []ShardInfo
 	results := make(chan shardResult)
 	var wg sync.WaitGroup
@@ -137,7 +138,18 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		if lz == nil || fetch.Err() != nil || s.initial == nil {
 			return
 		}
-		rr, err := lz.round(fetch, lastShards)
+		// A shard whose lease was lost at a write stops now, not at its
+		// next batch (there may be none for a while): it must be gone
+		// before this host could take the shard again.
+		running := make(map[string]bool, len(workers))
+		for id, stop := range workers {
+			running[id] = true
+			if !handoff[id] && !lost[id] && !s.cp.holds(lz.key(id)) {
+				lost[id] = true
+				stop()
+			}
+		}
+		rr, err := lz.round(fetch, lastShards, running)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -223,10 +235,11 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				delete(workers, r.id)
 			}
 			if lz != nil {
-				wasHandoff := handoff[r.id]
+				wasHandoff, wasLost := handoff[r.id], lost[r.id]
 				delete(handoff, r.id)
+				delete(lost, r.id)
 				switch {
-				case r.err != nil && isLeaseLoss(r.err):
+				case (r.err != nil && isLeaseLoss(r.err)) || (wasLost && !r.ended):
 					s.log.Warn("shard stopped: its lease went to another host", "shard", r.id, "error", r.err)
 					lin.Stopped(r.id)
 					lz.released(r.id)

@@ -18,6 +18,10 @@ const WorkerRowPrefix = "kinesis-host-worker:"
 type LeaseRow struct {
 	ShardID    string
 	Checkpoint Checkpoint
+	// Err is set when the row exists but cannot be read (a corrupt item, a
+	// key of the wrong type): one bad row never hides the others. The host
+	// does not take such a shard and logs the error with the shard.
+	Err *Error
 }
 
 // LeaseListRequest reads every row of (App, Stream).

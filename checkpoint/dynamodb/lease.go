@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
 )
 
 // ListLeases implements sdk.LeaseStore: a Query of the stream's partition
@@ -47,7 +48,11 @@ func (s *Store) ListLeases(ctx context.Context, app, stream string) ([]sdk.Lease
 			}
 			cp, hasPos, err := decodeRow(item)
 			if err != nil {
-				return nil, st.corrupt(sdk.CheckpointKey{App: app, Stream: stream, ShardID: id.Value}, err)
+				// One unreadable item is reported with its shard; the
+				// others are listed.
+				rows = append(rows, sdk.LeaseRow{ShardID: id.Value,
+					Err: shared.ToWire(st.corrupt(sdk.CheckpointKey{App: app, Stream: stream, ShardID: id.Value}, err))})
+				continue
 			}
 			if hasPos || cp.Owner != "" || cp.LeaseCounter != 0 {
 				rows = append(rows, sdk.LeaseRow{ShardID: id.Value, Checkpoint: cp})

@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
 )
 
 // leaseForward is the forward-only rule of a lease update's position, for
@@ -149,7 +150,11 @@ func (s *Store) ListLeases(ctx context.Context, app, stream string) ([]sdk.Lease
 				return err
 			}
 			if cp.SequenceNumber, err = fromNumeric(seq); err != nil {
-				return corruptRow{fmt.Errorf("postgres %s: row namespace %q shard_id %q: %w", h.where, ns, row.ShardID, err)}
+				// One unreadable row is reported with its shard; the
+				// others are listed.
+				rows = append(rows, sdk.LeaseRow{ShardID: row.ShardID,
+					Err: shared.ToWire(fmt.Errorf("postgres %s: row namespace %q shard_id %q: %w", h.where, ns, row.ShardID, err))})
+				continue
 			}
 			if cp.SequenceNumber == "" && !cp.ShardEnd {
 				cp.SubSequenceNumber = 0
@@ -160,10 +165,6 @@ func (s *Store) ListLeases(ctx context.Context, app, stream string) ([]sdk.Lease
 		}
 		return r.Err()
 	})
-	var bad corruptRow
-	if errors.As(err, &bad) {
-		return nil, bad.error
-	}
 	if err != nil {
 		return nil, sdk.Unavailable(fmt.Errorf("postgres %s: list the leases of %s: %s", h.where, ns, h.red.clean(err.Error())))
 	}
@@ -175,8 +176,6 @@ func isCode(err error, code pq.ErrorCode) bool {
 	return errors.As(err, &pe) && pe.Code == code
 }
 
-// corruptRow is a row this store cannot read: a plain error, never retried.
-type corruptRow struct{ error }
 
 // leaseRow is one update of UpdateLeases in the statement's arrays.
 type leaseRow struct {

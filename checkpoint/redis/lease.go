@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
 )
 
 // leaseScript applies one lease update (sdk.LeaseUpdate) as one script:
@@ -27,6 +28,7 @@ import (
 // It returns {1} when it applied, {0, stored owner, stored counter} when
 // the condition failed.
 var leaseScript = goredis.NewScript(luaCompare + luaForward + `
+redis.call('GET', KEYS[1]) -- a main key of the wrong type fails here (WRONGTYPE), before the condition
 local m = redis.call('HMGET', KEYS[2], 'owner', 'lease', 'seq', 'sub', 'end')
 local owner = m[1] or ''
 local lease = m[2] or ''
@@ -176,13 +178,19 @@ func (s *Store) ListLeases(ctx context.Context, app, stream string) ([]sdk.Lease
 			r.meta = p.HGetAll(ctx, r.met)
 		}
 		return nil
-	}); err != nil && !errors.Is(err, goredis.Nil) {
-		return nil, fail(err)
+	}); err != nil && !errors.Is(err, goredis.Nil) && !dataError(err) {
+		return nil, fail(err) // a data error belongs to its row (below)
 	}
 	var rows []sdk.LeaseRow
 	for _, r := range reads {
 		cp, hasPos, err := decodeRow(r.get, r.meta, r.main, r.met)
 		if err != nil {
+			if e := s.rowError("list the leases of", r.key, err); !errors.Is(e, sdk.ErrUnavailable) {
+				// One unreadable row is reported with its shard; the
+				// others are listed.
+				rows = append(rows, sdk.LeaseRow{ShardID: r.key.ShardID, Err: shared.ToWire(e)})
+				continue
+			}
 			return nil, s.rowError("list the leases of", r.key, err)
 		}
 		if hasPos || cp.Owner != "" || cp.LeaseCounter != 0 {

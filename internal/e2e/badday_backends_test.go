@@ -208,7 +208,15 @@ func bdPoisoned(t *testing.T, plugin string, settings map[string]any, poison, cu
 	poison(bad)
 	bkSleep(t, h, 4*time.Second, "with a poisoned key")
 	recs := prod.stop(t)
-	d.waitAll(time.Minute, h, recs)
+	var others []*rec
+	for _, r := range recs {
+		if r.shard != bad {
+			others = append(others, r)
+		}
+	}
+	// The other shards go on. (With leases the poisoned shard stops once
+	// its lease can no longer be renewed: no host can prove it holds it.)
+	d.waitAll(time.Minute, h, others)
 	want := lastSeqs(recs)
 	waitFor(t, time.Minute, h, "every other shard's stored checkpoint at its last record", func() bool {
 		for _, sh := range e.shards[1:] {
@@ -229,6 +237,7 @@ func bdPoisoned(t *testing.T, plugin string, settings map[string]any, poison, cu
 		t.Errorf("the failing key was logged %d times; want once (then about once a minute)", n)
 	}
 	cure(bad)
+	d.waitAll(time.Minute, h, recs)
 	waitFor(t, time.Minute, h, "the cured shard's checkpoint at its last record", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -238,14 +247,20 @@ func bdPoisoned(t *testing.T, plugin string, settings map[string]any, poison, cu
 	h.stop(time.Minute)
 	d.poll()
 	checkComplete(t, recs, d.all)
-	if red := checkOrder(t, d.all); red != 0 {
-		t.Errorf("%d redeliveries", red)
+	checkOrder(t, d.all)
+	// Deleting the poisoned row (the cure) also deletes its lease and its
+	// stored position: the host, which can no longer prove it holds the
+	// shard, takes it again and reads it from the stored position, so that
+	// shard may be delivered again (at least once); no other shard is.
+	red, byShard := lsDuplicates(d.all)
+	if red != byShard[bad] {
+		t.Errorf("%d redeliveries outside the poisoned shard (per shard: %v)", red-byShard[bad], byShard)
 	}
 	if !strings.Contains(h.log(), "checkpoint write succeeded again") {
 		t.Errorf("the host log does not say the key recovered")
 	}
-	t.Logf("%s: shard %s unwritable for a while; the other %d shards' checkpoints reached their last records; %d records delivered once each",
-		plugin, bad, len(e.shards)-1, len(recs))
+	t.Logf("%s: shard %s unwritable for a while; the other %d shards' checkpoints reached their last records; %d records, %d delivered again (all in the cured shard)",
+		plugin, bad, len(e.shards)-1, len(recs), red)
 }
 
 // TestRedisWrongTypeKey: one shard's checkpoint key holds a hash where the
