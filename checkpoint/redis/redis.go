@@ -438,7 +438,8 @@ func (s *Store) unavailable(op string, k sdk.CheckpointKey, err error) error {
 		prefix := s.prefix
 		s.mu.RUnlock()
 		mainKey, metaKey := Keys(prefix, k)
-		return fmt.Errorf("redis %s: %s checkpoint %s/%s: %w; keys %s and %s hold something this store cannot use: fix or delete both", s.addr, op, k.Stream, k.ShardID, err, mainKey, metaKey)
+		return fmt.Errorf("redis %s: %s checkpoint %s/%s: %w; keys %s and %s (strings and a hash) or %s (a set) hold something this store cannot use: fix or delete them",
+			s.addr, op, k.Stream, k.ShardID, err, mainKey, metaKey, IndexKey(prefix, k.App, k.Stream))
 	}
 	return sdk.Unavailable(fmt.Errorf("redis %s: %s checkpoint %s/%s: %w", s.addr, op, k.Stream, k.ShardID, err))
 }
