@@ -99,9 +99,10 @@
 // unknown host name).
 //
 // The keys of a row and its stream's index are touched by one script, so
-// Redis Cluster is not supported (the seed's key layout has no hash tag); use a single
-// server or a Sentinel-managed primary address. Configure Redis with AOF
-// (appendonly yes) if a Redis crash must not lose recent checkpoints.
+// Redis Cluster is not supported (the seed's key layout has no hash tag);
+// use a single server or a Sentinel-managed primary address. Configure
+// Redis with AOF (appendonly yes) if a Redis crash must not lose recent
+// checkpoints or leases.
 package redis
 
 import (
