@@ -20,8 +20,12 @@
 // acknowledgement included).
 //
 // A checkpoint store keeps one position per (app, stream, shard); implement
-// Store and call ServeCheckpoint. The built-in file, memory, Redis,
-// DynamoDB and Postgres stores are written exactly this way.
+// Store and call ServeCheckpoint. A store that several hosts can share
+// also implements LeaseStore: the shard's lease (owner and counter) lives
+// in the same row and every lease write is one conditional write on it.
+// Check a store with sdk/storetest (Run, and RunLeases for a LeaseStore).
+// The built-in file, memory, Redis, DynamoDB and Postgres stores are
+// written exactly this way; Redis, DynamoDB and Postgres have leases.
 //
 // Rules for plugins:
 //

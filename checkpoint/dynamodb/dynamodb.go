@@ -31,7 +31,7 @@
 //	shard_end            BOOL  the shard has been read to its end
 //	owner                S     the lease owner (absent when the shard is unowned)
 //	lease_counter        N     the lease counter (absent on items never leased: 0)
-//	position             S     a sortable form of the above, used by the conditional write:
+//	position             S     a sortable form of the position, used by the conditional write:
 //	                           the sequence number zero-padded to 128 digits, ".", the
 //	                           sub-sequence number zero-padded to 20 digits; "~" (after
 //	                           every digit) for shard end
@@ -44,9 +44,10 @@
 // sequence_number: the lease attributes do not concern them.
 //
 // An item written by the seed (namespace, shard_id, sequence_number only) is
-// read as that sequence number, with no lease. The first write over it compares in the
-// plugin and is conditional on the exact old sequence_number, so it is race
-// free too; from then on the item has a position.
+// read as that sequence number, with no lease. The first write over it
+// compares in the plugin and is conditional on the exact old
+// sequence_number, so it is race free too; from then on the item has a
+// position.
 //
 // To create the table yourself (on-demand capacity):
 //

@@ -9,8 +9,26 @@
 //	path    = "./data/checkpoints.db"  # relative to config.hcl's folder
 //	timeout = "5s"                     # how long to wait for the file lock
 //
-// One process at a time may open the file; a second host pointed at the
-// same file fails at start with a message saying so.
+// # Single host
+//
+// The file store has no leases (it does not implement sdk.LeaseStore):
+// one host at a time uses it. To make that explicit, Configure takes an
+// exclusive flock on a lock file next to the data file (path + ".lock",
+// which records the pid of the plugin and of its host) and keeps it until
+// Close or the plugin's exit. While another process holds it, Configure
+// tries again for up to timeout (a restarted plugin of the same host may
+// start while the old process is still going away), then fails with a
+// ConfigError on path: another kinesis-host process uses the file; run
+// several hosts on redis, postgres or dynamodb, which coordinate leases.
+// The lock file is left in place; removing it while a host runs would let
+// a second host in.
+//
+// Validating (kinesis-host validate, or a host checking a new config
+// before it swaps a plugin) never takes or keeps the lock: while another
+// kinesis-host holds it, validation passes with a warning in the log,
+// because that host is usually the one the config is for. bbolt's own lock
+// on the data file stays as a second line of defence (and the only one on
+// systems without flock).
 package file
 
 import (
@@ -44,8 +62,10 @@ type Settings struct {
 
 // Store is the bbolt-backed sdk.Store. Use New, then Configure (or Open).
 type Store struct {
-	mu sync.RWMutex
-	db *bolt.DB
+	mu   sync.RWMutex
+	db   *bolt.DB
+	path string    // of db
+	lock *fileLock // held while db is open
 }
 
 // New returns an unopened store.
@@ -74,34 +94,54 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 			return sdk.ConfigError("path", "%s is not a folder; choose a path whose folder can be created", dir)
 		}
+		if held, h := probe(st.Path); held && (h.hostPID == 0 || h.hostPID != os.Getppid()) {
+			sdk.Logger().Warn(heldError(st.Path, h).Error()+"; `run` with this config fails while that process runs (fine if it is the host this config is for)",
+				"checkpoint", cfg.Name, "holder_pid", h.hostPID)
+		}
 		return nil
 	}
 	return s.Open(st.Path, timeout)
 }
 
-// Open opens (creating if needed) the database at path.
+// Open opens (creating if needed) the database at path, holding its lock
+// file (see the package documentation) until Close. Opening the path the
+// store already has open keeps it.
 func (s *Store) Open(path string, lockTimeout time.Duration) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return sdk.ConfigError("path", "cannot create the folder for %s: %v", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != nil && s.path == path {
+		return nil // already open: a second lock or bbolt open would wait on our own
+	}
+	start := time.Now()
+	lock, err := acquire(path, lockTimeout)
+	if err != nil {
+		return err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: max(lockTimeout-time.Since(start), 100*time.Millisecond)})
 	if errors.Is(err, bolterrors.ErrTimeout) {
+		lock.release()
 		return sdk.ConfigError("path", "%s is locked by another process (another kinesis-host using the same file?); stop it or choose another path", path)
 	}
 	if err != nil {
+		lock.release()
 		return sdk.ConfigError("path", "cannot open checkpoint file %s: %v", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucket); return err }); err != nil {
 		_ = db.Close()
+		lock.release()
 		return sdk.ConfigError("path", "cannot initialise checkpoint file %s: %v", path, err)
 	}
-	s.mu.Lock()
-	old := s.db
-	s.db = db
-	s.mu.Unlock()
-	if old != nil {
-		_ = old.Close()
+	if s.db != nil {
+		_ = s.db.Close()
+		s.lock.release()
 	}
+	s.db, s.path, s.lock = db, path, lock
 	return nil
 }
 
@@ -187,6 +227,7 @@ func (s *Store) Close(ctx context.Context) error {
 		return nil
 	}
 	err := s.db.Close()
-	s.db = nil
+	s.lock.release()
+	s.db, s.path, s.lock = nil, "", nil
 	return err
 }

@@ -26,7 +26,9 @@ import (
 //	ARGV[9] the shard id (the index member)
 //
 // It returns {1} when it applied, {0, stored owner, stored counter} when
-// the condition failed.
+// the condition failed. Redis does not undo a script that fails half way,
+// so the index (a key of another type there fails the script) is written
+// before the row.
 var leaseScript = goredis.NewScript(luaCompare + luaForward + `
 redis.call('GET', KEYS[1]) -- a main key of the wrong type fails here (WRONGTYPE), before the condition
 local m = redis.call('HMGET', KEYS[2], 'owner', 'lease', 'seq', 'sub', 'end')
@@ -35,13 +37,13 @@ local lease = m[2] or ''
 if lease == '' then lease = '0' end
 if owner ~= ARGV[1] or lease ~= ARGV[2] then return {0, owner, lease} end
 if ARGV[5] == 'd' then
-  redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('SREM', KEYS[3], ARGV[9])
+  redis.call('DEL', KEYS[1], KEYS[2])
   return {1}
 end
+redis.call('SADD', KEYS[3], ARGV[9])
 if ARGV[5] == 'c' then forward(m, 3, ARGV[6], ARGV[7], ARGV[8]) end
 redis.call('HSET', KEYS[2], 'owner', ARGV[3], 'lease', ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[9])
 return {1}
 `)
 

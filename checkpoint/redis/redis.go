@@ -99,9 +99,10 @@
 // unknown host name).
 //
 // The keys of a row and its stream's index are touched by one script, so
-// Redis Cluster is not supported (the seed's key layout has no hash tag); use a single
-// server or a Sentinel-managed primary address. Configure Redis with AOF
-// (appendonly yes) if a Redis crash must not lose recent checkpoints.
+// Redis Cluster is not supported (the seed's key layout has no hash tag);
+// use a single server or a Sentinel-managed primary address. Configure
+// Redis with AOF (appendonly yes) if a Redis crash must not lose recent
+// checkpoints or leases.
 package redis
 
 import (
@@ -438,7 +439,8 @@ func (s *Store) unavailable(op string, k sdk.CheckpointKey, err error) error {
 		prefix := s.prefix
 		s.mu.RUnlock()
 		mainKey, metaKey := Keys(prefix, k)
-		return fmt.Errorf("redis %s: %s checkpoint %s/%s: %w; keys %s and %s hold something this store cannot use: fix or delete both", s.addr, op, k.Stream, k.ShardID, err, mainKey, metaKey)
+		return fmt.Errorf("redis %s: %s checkpoint %s/%s: %w; keys %s and %s (strings and a hash) or %s (a set) hold something this store cannot use: fix or delete them",
+			s.addr, op, k.Stream, k.ShardID, err, mainKey, metaKey, IndexKey(prefix, k.App, k.Stream))
 	}
 	return sdk.Unavailable(fmt.Errorf("redis %s: %s checkpoint %s/%s: %w", s.addr, op, k.Stream, k.ShardID, err))
 }

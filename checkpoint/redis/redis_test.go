@@ -577,6 +577,14 @@ func TestLeaseLayout(t *testing.T) {
 	if err == nil || errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), index) {
 		t.Fatalf("ListLeases with a string index = %v; want a plain error naming %s", err, index)
 	}
+	// ... and fails lease updates before they write anything.
+	errs = s.UpdateLeases(ctx, []sdk.LeaseUpdate{{Key: key("shardId-5"), ExpectOwner: "h1", ExpectCounter: 1, Owner: "h2"}})
+	if errs[0] == nil || errors.Is(errs[0], sdk.ErrConflict) || errors.Is(errs[0], sdk.ErrUnavailable) || !strings.Contains(errs[0].Error(), index) {
+		t.Fatalf("a lease update with a string index = %v; want a plain error naming %s", errs[0], index)
+	}
+	if m := c.HGetAll(ctx, metaOf("shardId-5")).Val(); m["owner"] != "h1" || m["lease"] != "1" {
+		t.Fatalf("a failed lease update changed the row: %v", m)
+	}
 	// A bad lease field is a plain error naming the hash.
 	c.Del(ctx, index)
 	c.HSet(ctx, metaOf("shardId-5"), "lease", "x")
