@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -278,4 +279,29 @@ func TestLeasesDefaults(t *testing.T) {
 	}
 	t.Logf("defaults: SIGKILL of a host holding %d shards: leases taken over in %s, every one of them delivering again %s after the kill; %d duplicates",
 		len(killed), failover.Round(time.Millisecond), resumed.Round(time.Millisecond), dups)
+}
+
+// The file store is single-host: a second host started on the same
+// checkpoint file is refused with a message that says so and what to use
+// instead, and the first host keeps running.
+func TestFileStoreSecondHostRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	first := e.startHost(e.writeConfig("first", runConfig{out: filepath.Join(e.dir, "first.jsonl")}))
+	d := newDeliveries(t, filepath.Join(e.dir, "first.jsonl"))
+	recs := e.put(0, 20)
+	d.waitAll(time.Minute, first, recs)
+	second := e.startHost(e.writeConfig("second", runConfig{out: filepath.Join(e.dir, "second.jsonl")}))
+	if code := second.wait(time.Minute); code == 0 {
+		t.Fatalf("a second host on the same file store exited 0")
+	}
+	for _, want := range []string{"single-host", "redis, postgres or dynamodb"} {
+		if !strings.Contains(second.log(), want) {
+			t.Errorf("the refused host's log does not say %q:\n%s", want, tailString(second.log(), 3000))
+		}
+	}
+	if first.exited() {
+		t.Fatalf("the first host exited")
+	}
+	first.stop(30 * time.Second)
 }
