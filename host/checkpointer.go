@@ -388,7 +388,15 @@ func (c *checkpointer) run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		if c.leaseMode() {
+			verifyNow, verifyAt := c.needVerify(time.Now())
+			if verifyNow {
+				c.verifyLeases(ctx)
+				continue
+			}
 			updates, versions, next := c.dueLeases(time.Now())
+			if !verifyAt.IsZero() && (next.IsZero() || verifyAt.Before(next)) {
+				next = verifyAt
+			}
 			if len(updates) > 0 {
 				sent := time.Now()
 				results, err := c.calls.update(ctx, updates)

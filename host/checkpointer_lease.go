@@ -28,6 +28,11 @@ type leaseState struct {
 	wantRenew bool      // fence asked for a renew now
 	release   bool      // hand the lease off with the next write
 	done      error     // nil while held; errReleased, or wraps ErrLeaseLost
+	// verify: a write was rejected; before calling the lease lost, the
+	// row is read: it may show this owner (a write whose answer was lost
+	// applied after all), and then the lease goes on at the stored counter.
+	verify    bool
+	rejection string
 }
 
 var errReleased = errors.New("lease released")
@@ -221,7 +226,7 @@ func (c *checkpointer) dueLeases(now time.Time) ([]shared.LeaseUpdate, []uint64,
 	var versions []uint64
 	for key, k := range c.keys {
 		ls := k.lease
-		if ls == nil || ls.done != nil {
+		if ls == nil || ls.done != nil || ls.verify {
 			continue
 		}
 		pos := k.pending()
@@ -281,21 +286,102 @@ func (c *checkpointer) recordLeases(updates []shared.LeaseUpdate, versions []uin
 				c.refuseUnheldLocked(k)
 			}
 		case shared.CodeConflict:
-			c.conflicts++
-			c.leasesLost++
-			ls.done = fmt.Errorf("%w: %s/%s: another host took it (%s)", ErrLeaseLost, u.Key.Stream, u.Key.ShardID, r.Error())
-			// failures are kept: a key that was failing logs its recovery
-			// at its first successful write, after it is taken again.
+			ls.verify, ls.rejection = true, r.Error()
 			k.retryAt, k.lastErr = time.Time{}, nil
-			if k.seq > k.stored {
-				k.conflict, k.rejectErr = k.seq, "lease lost: "+r.Error()
-			}
-			c.log.Error("shard lease lost: another host holds it now; this host stops the shard before its next batch and its position is NOT stored",
-				"stream", u.Key.Stream, "shard", u.Key.ShardID, "pending_sequence", k.latest.SequenceNumber, "error", r.Error())
 		default:
 			c.keyFailed(u.Key, k, r, now)
 		}
 	}
+}
+
+// lose records a lease another host holds now.
+func (c *checkpointer) loseLocked(key shared.CheckpointKey, k *keyState, why string) {
+	ls := k.lease
+	c.conflicts++
+	c.leasesLost++
+	ls.verify = false
+	ls.done = fmt.Errorf("%w: %s/%s: another host took it (%s)", ErrLeaseLost, key.Stream, key.ShardID, why)
+	// failures are kept: a key that was failing logs its recovery at its
+	// first successful write, after it is taken again.
+	if k.seq > k.stored {
+		k.conflict, k.rejectErr = k.seq, "lease lost: "+why
+	}
+	c.log.Error("shard lease lost: another host holds it now; this host stops the shard before its next batch and its position is NOT stored",
+		"stream", key.Stream, "shard", key.ShardID, "pending_sequence", k.latest.SequenceNumber, "error", why)
+}
+
+// verifyLeases reads the rows of the leases whose last write was rejected
+// (one ListLeases per stream). A row that shows this host's owner token
+// means the rejected write came after one whose answer was lost but which
+// applied (a timeout, a black-holed connection): only this process ever
+// writes that token, so the lease is still held, at the stored counter.
+// Any other owner means the lease is lost. A failed read is retried with
+// backoff; meanwhile the shard is fenced (no renew, so no batch).
+func (c *checkpointer) verifyLeases(ctx context.Context) {
+	c.mu.Lock()
+	streams := map[[2]string][]shared.CheckpointKey{}
+	for key, k := range c.keys {
+		if k.lease != nil && k.lease.done == nil && k.lease.verify && !time.Now().Before(k.retryAt) {
+			s := [2]string{key.App, key.Stream}
+			streams[s] = append(streams[s], key)
+		}
+	}
+	c.mu.Unlock()
+	for s, keys := range streams {
+		rows, err := c.calls.list(ctx, s[0], s[1])
+		c.mu.Lock()
+		if err != nil {
+			for _, key := range keys {
+				k := c.keys[key]
+				k.failures++
+				k.retryAt = time.Now().Add(c.backoff(k.failures))
+			}
+			c.mu.Unlock()
+			continue
+		}
+		byShard := make(map[string]shared.Checkpoint, len(rows))
+		for _, r := range rows {
+			if r.Err == nil {
+				byShard[r.ShardID] = r.Checkpoint
+			}
+		}
+		for _, key := range keys {
+			k := c.keys[key]
+			ls := k.lease
+			if ls == nil || ls.done != nil || !ls.verify {
+				continue
+			}
+			row := byShard[key.ShardID]
+			if row.Owner == ls.owner {
+				c.log.Info("a lease write whose answer was lost had applied; the lease is still this host's", "stream", key.Stream,
+					"shard", key.ShardID, "counter", row.LeaseCounter)
+				ls.verify, ls.counter = false, row.LeaseCounter
+				continue
+			}
+			c.loseLocked(key, k, ls.rejection)
+		}
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}
+}
+
+// needVerify reports whether some lease waits for verifyLeases, and when.
+func (c *checkpointer) needVerify(now time.Time) (bool, time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next time.Time
+	for _, k := range c.keys {
+		if k.lease == nil || k.lease.done != nil || !k.lease.verify {
+			continue
+		}
+		if !now.Before(k.retryAt) {
+			return true, time.Time{}
+		}
+		if next.IsZero() || k.retryAt.Before(next) {
+			next = k.retryAt
+		}
+	}
+	return false, next
 }
 
 // leaseCounters returns (leases lost).

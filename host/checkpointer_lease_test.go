@@ -29,12 +29,21 @@ func (f *fakeStore) list(_ context.Context, app, stream string) ([]shared.LeaseR
 	return out, nil
 }
 
-func (f *fakeStore) update(_ context.Context, updates []shared.LeaseUpdate) ([]shared.Error, error) {
+func (f *fakeStore) update(_ context.Context, updates []shared.LeaseUpdate) (res []shared.Error, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down == 2 {
 		return nil, errors.New("Plugin.UpdateLeases: context deadline exceeded")
 	}
+	lostAnswer := f.lostAnswers > 0
+	if lostAnswer {
+		f.lostAnswers-- // applied below, but the caller hears a timeout
+	}
+	defer func() {
+		if lostAnswer {
+			res, err = nil, errors.New("Plugin.UpdateLeases: context deadline exceeded")
+		}
+	}()
 	out := make([]shared.Error, len(updates))
 	var batch []shared.CheckpointKey
 	for i, u := range updates {
@@ -198,5 +207,31 @@ func TestCheckpointerFenceRenewsStaleLease(t *testing.T) {
 	}
 	if err := r.c.fence(ctx, key); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("fence: %v", err)
+	}
+}
+
+// A lease write that applied although its answer was lost (a timeout) makes
+// the next write conflict on the counter; the checkpointer reads the row,
+// sees its own owner token, and goes on at the stored counter: the lease is
+// not lost and the position is stored.
+func TestCheckpointerLeaseLostAnswer(t *testing.T) {
+	r, key := leaseRig(t, time.Hour, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.f.mu.Lock()
+	r.f.lostAnswers = 1
+	r.f.mu.Unlock()
+	if err := r.c.SetSync(ctx, key, at("7")); err != nil {
+		t.Fatal(err)
+	}
+	row := r.f.row(key)
+	if row.SequenceNumber != "7" || row.Owner != "me#1" {
+		t.Fatalf("row %+v", row)
+	}
+	if err := r.c.fence(ctx, key); err != nil {
+		t.Fatalf("fence after a lost answer: %v", err)
+	}
+	if r.c.leaseCounters() != 0 || !strings.Contains(r.buf.String(), "answer was lost had applied") {
+		t.Fatalf("lost %d; log:\n%s", r.c.leaseCounters(), r.buf.String())
 	}
 }

@@ -26,6 +26,8 @@ type fakeStore struct {
 	down     int // 0 up, 1 every write unavailable, 2 the RPC fails
 	batches  [][]shared.CheckpointKey
 	tried    map[shared.CheckpointKey]int
+	// lostAnswers: that many lease writes apply but answer a timeout.
+	lostAnswers int
 }
 
 func newFakeStore() *fakeStore {

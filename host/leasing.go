@@ -263,15 +263,12 @@ func (l *streamLeases) keepWorkerRow(ctx context.Context) error {
 		l.workerHeld, l.workerCounter = true, u.ExpectCounter+1
 		l.core.Wrote(l.now(), lease.Row{ShardID: l.worker.ShardID, Owner: l.owner, Counter: l.workerCounter})
 	case shared.CodeConflict:
-		if l.workerHeld {
-			l.workerHeld = false
-			// Someone else wrote this host's worker row: the same worker
-			// id in another process, or a sweep after this host was
-			// frozen for longer than the lease duration.
-			if l.cfg.WorkerID != "" {
-				return l.duplicate("another process")
-			}
-		}
+		// The next listing tells: a write of this host whose answer was
+		// lost (the row shows this owner: taken over again), another
+		// process with the same worker_id (watched, then refused), or a
+		// sweep after this host was frozen longer than the lease (taken
+		// again).
+		l.workerHeld = false
 	}
 	return nil
 }

@@ -101,8 +101,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	lz := s.leases
 	lin := NewLineage()
 	workers := map[string]context.CancelFunc{} // per shard: stops it (hand-off)
-	handoff := map[string]bool{} // shards being handed off (their worker was stopped)
-	lost := map[string]bool{}    // shards whose lease was lost (their worker was stopped)
+	handoff := map[string]bool{}               // shards being handed off (their worker was stopped)
+	lost := map[string]bool{}                  // shards whose lease was lost (their worker was stopped)
 	var lastShards []ShardInfo
 	results := make(chan shardResult)
 	var wg sync.WaitGroup
