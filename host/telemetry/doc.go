@@ -153,7 +153,8 @@
 // GetRecords, Throttle, PluginUp, PluginRestart, RecordFailed,
 // ShardsOwned, LeasesHeld, LeaseChange, BufferedBytes, StreamGone,
 // PluginGone) wherever the event happens, and starts the endpoint with
-// Start, passing its implementation of Health. Every method is a no-op on a
+// Start, passing its implementation of Health (NewHeartbeat gives Live a
+// ready-made "has the control loop ticked lately" check). Every method is a no-op on a
 // nil *Metrics, so a host without a telemetry block passes nil and calls
 // them all the same. The per-batch methods cache their series per label
 // tuple: after a shard's first batch, Batch costs a read-locked map lookup

@@ -20,19 +20,20 @@ import (
 // it; both methods are called on every probe, concurrently, so they should
 // answer from state the host keeps up to date rather than do I/O.
 type Health interface {
-	// Live reports whether the process is alive in the sense a restart
-	// would fix: nil while the host's control loop is ticking, an error
-	// saying since when it has not (a deadlock, a stuck loop). It must not
+	// Live is the liveness check (/livez): nil while the host's control
+	// loop is ticking, else an error saying since when it has not (a
+	// deadlock, a stuck loop), a state only a restart fixes. It must not
 	// fail for conditions a restart does not fix (Kinesis unreachable, a
-	// plugin crash-looping): those belong in Ready.
+	// plugin crash-looping): those belong in Ready, or a liveness probe
+	// would restart a host that is waiting correctly.
 	Live() error
-	// Ready returns the readiness checks, each named and nil when passing:
-	// for example "config" (loaded), "plugin:<name>" (each plugin's process
-	// up and configured), "checkpoint:<name>" (each store reachable at its
-	// last call). A host that owns no shard (every lease is held elsewhere)
-	// is still ready: report no check for that. ctx ends when the probe
-	// gives up (after 5 seconds: a Ready that has not
-	// answered by then fails the probe).
+	// Ready returns the readiness checks (/readyz), each named, with a nil
+	// Err when passing: for example "config" (loaded), "plugin:<name>"
+	// (each plugin's process up and configured) and "checkpoint:<name>"
+	// (each store reachable at its last call). A host that owns no shard
+	// (every lease is held elsewhere) is still ready: report no check for
+	// that. ctx ends when the probe gives up, after 5 seconds; a Ready
+	// that has not answered by then fails the probe.
 	Ready(ctx context.Context) []Check
 }
 

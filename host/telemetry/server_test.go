@@ -381,3 +381,29 @@ func TestCloseWaitsForRequests(t *testing.T) {
 		t.Error("the stuck request was answered 200 after a forced close")
 	}
 }
+
+func TestHeartbeat(t *testing.T) {
+	now := time.Date(2026, 1, 2, 12, 0, 0, 0, time.UTC)
+	h := NewHeartbeat(30 * time.Second)
+	h.now = func() time.Time { return now }
+	h.Beat()
+	if err := h.Check(); err != nil {
+		t.Fatalf("fresh heartbeat: %v", err)
+	}
+	now = now.Add(30 * time.Second)
+	if err := h.Check(); err != nil {
+		t.Errorf("at exactly maxSilence: %v", err)
+	}
+	now = now.Add(time.Second)
+	err := h.Check()
+	if err == nil || !strings.Contains(err.Error(), "not ticked for 31s") || !strings.Contains(err.Error(), "12:00:00Z") {
+		t.Errorf("silent heartbeat: %v", err)
+	}
+	h.Beat()
+	if err := h.Check(); err != nil {
+		t.Errorf("after a new beat: %v", err)
+	}
+	if err := NewHeartbeat(time.Minute).Check(); err != nil {
+		t.Errorf("a new heartbeat counts as beating: %v", err)
+	}
+}
