@@ -19,8 +19,8 @@ package host
 //
 // This file holds the types, their defaults and the entry points; the loader
 // core is in config_load.go, plugin blocks in config_plugin.go, kinesis and
-// stream blocks in config_stream.go, and attribute evaluation in
-// config_values.go.
+// stream blocks in config_stream.go, the telemetry block in
+// config_telemetry.go, and attribute evaluation in config_values.go.
 
 import (
 	"encoding/json"
@@ -51,7 +51,10 @@ const DefaultCheckpointName = "default"
 var cfgDefaults = struct {
 	PluginDir       string // plugin_dir, relative to Config.Dir
 	LogLevel        string // log_level
+	LogFormat       string // log_format
 	ShutdownTimeout time.Duration
+
+	TelemetryListen string // listen in the telemetry {} block
 
 	StartPosition       string // start_position
 	MaxRecords          int32  // max_records (GetRecords Limit)
@@ -79,7 +82,10 @@ var cfgDefaults = struct {
 }{
 	PluginDir:       filepath.Join("bin", "plugins"),
 	LogLevel:        "info",
+	LogFormat:       LogFormatText,
 	ShutdownTimeout: 30 * time.Second,
+
+	TelemetryListen: "127.0.0.1:9108",
 
 	StartPosition:       StartLatest,
 	MaxRecords:          10000,
@@ -150,6 +156,12 @@ const (
 	OnFailureDeadLetter = "dead_letter"
 )
 
+// Values of Config.LogFormat.
+const (
+	LogFormatText = "text" // hclog's human-readable lines (the default)
+	LogFormatJSON = "json" // one JSON object per line, for log shippers
+)
+
 // Values of RestartPolicy.OnExhausted.
 const (
 	OnExhaustedExit     = "exit"     // stop the host (non-zero exit) when the restart budget is spent
@@ -158,6 +170,7 @@ const (
 
 var (
 	cfgLogLevels           = []string{"trace", "debug", "info", "warn", "error"}
+	cfgLogFormats          = []string{LogFormatText, LogFormatJSON}
 	cfgStartPositions      = []string{StartLatest, StartTrimHorizon, StartAtTimestamp}
 	cfgOnExhausted         = []string{OnExhaustedExit, OnExhaustedContinue}
 	cfgOnFailure           = []string{OnFailureStop, OnFailureSkip, OnFailureDeadLetter}
@@ -197,12 +210,22 @@ type Config struct {
 	// LogLevel (log_level) is one of trace, debug, info, warn, error.
 	// Default "info".
 	LogLevel string
+	// LogFormat (log_format) is how the host writes its log, and with it
+	// the lines its plugins log (they are forwarded through the host's
+	// logger): "text" (default, hclog's human-readable lines) or "json" (one
+	// JSON object per line, keys sorted, for log shippers). It is read when
+	// the logger is created, at start; a reload does not change it.
+	LogFormat string
 	// ShutdownTimeout (shutdown_timeout, a duration string) is how long
 	// in-flight batches may take to finish on SIGTERM. Default 30s; must be
 	// positive.
 	ShutdownTimeout time.Duration
 	// Kinesis holds the optional kinesis {} block.
 	Kinesis KinesisConfig
+	// Telemetry holds the optional telemetry {} block: the HTTP endpoint
+	// serving Prometheus metrics, health checks, expvar counters and,
+	// when asked for, pprof. Off (Enabled false) when the block is absent.
+	Telemetry TelemetryConfig
 	// Streams are the stream blocks, in file order; there is at least one.
 	Streams []*StreamConfig
 	// Handlers are the handler "label" {} blocks by label.
@@ -230,6 +253,34 @@ type KinesisConfig struct {
 	// session_token requires both.
 	AccessKeyID, SecretAccessKey, SessionToken string
 	// Range is the kinesis block's header, zero when the block is absent.
+	Range hcl.Range
+}
+
+// TelemetryConfig is the optional telemetry {} block:
+//
+//	telemetry {
+//	  listen = "127.0.0.1:9108"  # host:port; the default
+//	  pprof  = false             # serve /debug/pprof/ too
+//	}
+//
+// The endpoint serves /metrics (Prometheus), /livez, /readyz, /debug/vars
+// (expvar) and, with pprof = true, /debug/pprof/ (package host/telemetry).
+type TelemetryConfig struct {
+	// Enabled is true when the file has a telemetry block (even an empty
+	// one); without it no port is opened and nothing below is used.
+	Enabled bool
+	// Listen (listen) is the TCP address to serve on, host:port with a
+	// numeric port: an IP address, "localhost" or another host name, or
+	// an empty host for every interface (":9108"). Default
+	// "127.0.0.1:9108", reachable from this machine only. Any other than a
+	// loopback address must be written out, and gets a warning: the
+	// endpoint has no authentication. Port 0 picks a free port (tests).
+	Listen string
+	// PPROF (pprof) serves Go's profiler at /debug/pprof/ when true.
+	// Default false: profiles reveal the command line and memory contents,
+	// and a CPU profile costs throughput while it runs.
+	PPROF bool
+	// Range is the telemetry block's header, zero when the block is absent.
 	Range hcl.Range
 }
 
@@ -459,6 +510,7 @@ func cfgNewConfig(dir string) *Config {
 		Dir:             dir,
 		PluginDir:       filepath.Join(dir, cfgDefaults.PluginDir),
 		LogLevel:        cfgDefaults.LogLevel,
+		LogFormat:       cfgDefaults.LogFormat,
 		ShutdownTimeout: cfgDefaults.ShutdownTimeout,
 		Handlers:        map[string]*PluginBlock{},
 		Checkpoints:     map[string]*PluginBlock{},

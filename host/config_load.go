@@ -22,10 +22,11 @@ import (
 var (
 	cfgFileSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
-			{Name: "app"}, {Name: "plugin_dir"}, {Name: "log_level"}, {Name: "shutdown_timeout"},
+			{Name: "app"}, {Name: "plugin_dir"}, {Name: "log_level"}, {Name: "log_format"}, {Name: "shutdown_timeout"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "kinesis"},
+			{Type: "telemetry"},
 			{Type: "stream", LabelNames: []string{"name"}},
 			{Type: string(KindHandler), LabelNames: []string{"name"}},
 			{Type: string(KindCheckpoint), LabelNames: []string{"name"}},
@@ -36,6 +37,9 @@ var (
 			{Name: "region"}, {Name: "endpoint"},
 			{Name: "access_key_id"}, {Name: "secret_access_key"}, {Name: "session_token"},
 		},
+	}
+	cfgTelemetrySchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "listen"}, {Name: "pprof"}},
 	}
 	cfgStreamSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
@@ -169,11 +173,17 @@ func (l *configLoader) load(body hcl.Body) *Config {
 	if v, st := l.enum(c.attrs["log_level"], cfgLogLevels); st == cfgSet {
 		cfg.LogLevel = v
 	}
+	if v, st := l.enum(c.attrs["log_format"], cfgLogFormats); st == cfgSet {
+		cfg.LogFormat = v
+	}
 	if d, st := l.duration(c.attrs["shutdown_timeout"], 0, ""); st == cfgSet {
 		cfg.ShutdownTimeout = d
 	}
 	if kb := l.single(c, "kinesis"); kb != nil {
 		l.kinesis(&cfg.Kinesis, kb)
+	}
+	if tb := l.single(c, "telemetry"); tb != nil {
+		l.telemetry(&cfg.Telemetry, tb)
 	}
 
 	// Plugin blocks, then streams, then cross-references.

@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	stdlog "log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -88,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s has errors; nothing was started.\n", *path)
 		return 1
 	}
-	log := newLogger(cfg.LogLevel, stderr)
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	if cmd == "replay" {
 		return replay(cfg, *from, log, stdout)
 	}
@@ -122,20 +121,9 @@ func replay(cfg *host.Config, from string, log hclog.Logger, stdout io.Writer) i
 	return 0
 }
 
-// newLogger returns the host logger. Libraries that write to the standard
-// log package (yamux inside go-plugin reports closed plugin connections
-// there) are routed into it at debug level: they describe plugin
-// stops the host already reports.
-func newLogger(level string, w io.Writer) hclog.Logger {
-	l := hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.LevelFromString(level), Output: w})
-	stdlog.SetOutput(l.Named("lib").StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}))
-	stdlog.SetFlags(0)
-	return l
-}
-
 // validate runs `validate` and `plugins`: every problem at once, exit 0 or 1.
 func validate(cmd, path string, stdout, stderr io.Writer) int {
-	log := newLogger("warn", stderr)
+	log := newLogger("warn", host.LogFormatText, stderr)
 	cfg, files, diags, reports := host.ValidateFile(context.Background(), path, log.Named("validate"))
 	if cmd == "plugins" {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
