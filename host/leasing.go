@@ -37,6 +37,7 @@ type streamLeases struct {
 	worker        shared.CheckpointKey // this host's worker row
 	workerHeld    bool
 	workerCounter int64
+	workerWrote   time.Time // when the last successful write of it was sent
 	// duplicate check: another incarnation of this worker id seen in the
 	// worker row, with the counter and when it was first seen so.
 	dupOwner   string
@@ -239,6 +240,12 @@ func (l *streamLeases) keepWorkerRow(ctx context.Context) error {
 	row := l.core.Row(l.worker.ShardID)
 	u := shared.LeaseUpdate{Key: l.worker, ExpectOwner: row.Owner, ExpectCounter: row.Counter, Owner: l.owner}
 	if l.workerHeld {
+		// Renewed every duration/4 (or renew_interval if shorter), not
+		// every poll: the other hosts count a worker live while its row
+		// moves at least every duration/2 as they see it, a poll late.
+		if time.Since(l.workerWrote) < min(l.cfg.RenewInterval, l.cfg.Duration/4) {
+			return nil
+		}
 		u.ExpectOwner, u.ExpectCounter = l.owner, l.workerCounter
 	} else if row.Owner != "" && row.Owner != l.owner {
 		if row.Owner != l.dupOwner || row.Counter != l.dupCounter {
@@ -254,13 +261,14 @@ func (l *streamLeases) keepWorkerRow(ctx context.Context) error {
 		}
 		l.log.Info("the earlier process with this worker_id is gone; taking over its worker row and leases", "owner", row.Owner)
 	}
+	sent := time.Now()
 	results, err := l.calls.update(ctx, []shared.LeaseUpdate{u})
 	if err != nil {
 		return nil // the next poll tries again
 	}
 	switch results[0].Code {
 	case "":
-		l.workerHeld, l.workerCounter = true, u.ExpectCounter+1
+		l.workerHeld, l.workerCounter, l.workerWrote = true, u.ExpectCounter+1, sent
 		l.core.Wrote(l.now(), lease.Row{ShardID: l.worker.ShardID, Owner: l.owner, Counter: l.workerCounter})
 	case shared.CodeConflict:
 		// The next listing tells: a write of this host whose answer was

@@ -26,16 +26,16 @@ import (
 // lsBackends are the shared stores, each with settings private to a test.
 var lsBackends = []struct {
 	plugin   string
-	settings func(t *testing.T) map[string]any
+	settings func(t testing.TB) map[string]any
 }{
-	{"redis", func(t *testing.T) map[string]any {
+	{"redis", func(t testing.TB) map[string]any {
 		addr := testenv.RedisAddr()
 		return map[string]any{"address": addr, "db": 0, "key_prefix": bkRedisPrefix(t, addr)}
 	}},
-	{"postgres", func(t *testing.T) map[string]any {
+	{"postgres", func(t testing.TB) map[string]any {
 		return map[string]any{"connection": testenv.PostgresDSN(), "table": bkPGTable(t), "create_table": true}
 	}},
-	{"dynamodb", func(t *testing.T) map[string]any {
+	{"dynamodb", func(t testing.TB) map[string]any {
 		return map[string]any{
 			"table": "ls_e2e_" + bkRandHex(6), "region": "us-east-1", "endpoint": testenv.StartDynalite(t),
 			"create_table": true, "access_key_id": "e2e", "secret_access_key": "e2e-secret",
@@ -50,7 +50,7 @@ const lsFast = `duration = "2s"
     poll_interval = "250ms"`
 
 type lsCluster struct {
-	t        *testing.T
+	t        testing.TB
 	e        *env
 	plugin   string
 	settings map[string]any
@@ -73,7 +73,7 @@ type lsHost struct {
 	stopped        bool
 }
 
-func newCluster(t *testing.T, e *env, plugin string, settings map[string]any, lease string) *lsCluster {
+func newCluster(t testing.TB, e *env, plugin string, settings map[string]any, lease string) *lsCluster {
 	st := bkOpenStore(t, plugin, settings)
 	ls, ok := st.(interface {
 		bkStore
