@@ -52,7 +52,7 @@ checkpoint "local" {
 #   lease {
 #     duration       = "10s"   # a host silent this long loses its shards (min 200ms, for tests; keep seconds)
 #     renew_interval = "3.3s"  # default duration/3; at most duration/2
-#     poll_interval  = "1s"    # look for unowned or expired shards and rebalance; at most duration/2
+#     poll_interval  = "500ms" # look for unowned or expired shards and rebalance; at most duration/2
 #     worker_id      = env("WORKER_ID", "")   # "": unique per process; a fixed id takes its leases back at once after a restart
 #     max_shards     = 0       # the most shards this host holds; 0: no cap
 #   }

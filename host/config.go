@@ -111,8 +111,8 @@ var cfgDefaults = struct {
 
 	LeaseDuration:      10 * time.Second,
 	LeaseRenewDivisor:  3,
-	LeasePollInterval:  time.Second,
-	LeasePollDivisor:   10,
+	LeasePollInterval:  500 * time.Millisecond,
+	LeasePollDivisor:   20,
 	LeaseSingleHostFor: []string{"file", "memory"},
 }
 
@@ -487,8 +487,8 @@ type LeaseConfig struct {
 	// at most Duration/2.
 	RenewInterval time.Duration
 	// PollInterval (poll_interval): how often a host lists the store's
-	// leases to take unowned or expired ones and to balance. Default 1s,
-	// or Duration/10 when that is shorter (so time scaled down in tests
+	// leases to take unowned or expired ones and to balance. Default 500ms,
+	// or Duration/20 when that is shorter (so time scaled down in tests
 	// keeps production's proportions); at most Duration/2.
 	PollInterval time.Duration
 	// WorkerID (worker_id): this host's stable identity, 1-128 characters

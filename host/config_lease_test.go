@@ -45,32 +45,32 @@ func TestConfigLeaseValid(t *testing.T) {
 	}{
 		{
 			name: "absent", plugin: "redis",
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond},
 			wantLine: 7, // the checkpoint block
 		},
 		{
 			name: "empty", plugin: "postgres", body: []string{},
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
 			name: "duration derives renew", plugin: "dynamodb", body: []string{`duration = "30s"`},
-			want:     LeaseConfig{Duration: 30 * time.Second, RenewInterval: 10 * time.Second, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 30 * time.Second, RenewInterval: 10 * time.Second, PollInterval: 500 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
 			name: "short duration derives poll", plugin: "redis", body: []string{`duration = "2s"`},
-			want:     LeaseConfig{Duration: 2 * time.Second, RenewInterval: 2 * time.Second / 3, PollInterval: 200 * time.Millisecond},
+			want:     LeaseConfig{Duration: 2 * time.Second, RenewInterval: 2 * time.Second / 3, PollInterval: 100 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
 			name: "minimum duration", plugin: "redis", body: []string{`duration = "200ms"`},
-			want:     LeaseConfig{Duration: 200 * time.Millisecond, RenewInterval: 200 * time.Millisecond / 3, PollInterval: 20 * time.Millisecond},
+			want:     LeaseConfig{Duration: 200 * time.Millisecond, RenewInterval: 200 * time.Millisecond / 3, PollInterval: 10 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
 			name: "explicit renew keeps derived poll", plugin: "redis", body: []string{`renew_interval = "5s"`},
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 5 * time.Second, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 5 * time.Second, PollInterval: 500 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
@@ -89,35 +89,35 @@ func TestConfigLeaseValid(t *testing.T) {
 		{
 			name: "worker_id from env", plugin: "redis",
 			body:     []string{`worker_id = env("KH_TEST_WORKER_ID")`, `max_shards = 0`},
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second, WorkerID: "pod-7.orders:eu-west-1@node/3_a"},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond, WorkerID: "pod-7.orders:eu-west-1@node/3_a"},
 			wantLine: 9,
 		},
 		{
 			name: "empty worker_id is the default", plugin: "redis",
 			body:     []string{`worker_id = env("KH_TEST_WORKER_UNSET", "")`},
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond},
 			wantLine: 9,
 		},
 		{
 			name: "longest worker_id", plugin: "redis", body: []string{`worker_id = "` + long + `"`},
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second, WorkerID: long},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond, WorkerID: long},
 			wantLine: 9,
 		},
 		{
 			name: "file store warns", plugin: "file", body: []string{`duration = "30s"`},
-			want:      LeaseConfig{Duration: 30 * time.Second, RenewInterval: 10 * time.Second, PollInterval: time.Second},
+			want:      LeaseConfig{Duration: 30 * time.Second, RenewInterval: 10 * time.Second, PollInterval: 500 * time.Millisecond},
 			wantLine:  9,
 			wantDiags: []string{"lease.hcl:9: warning: Unused lease block"},
 		},
 		{
 			name: "memory store warns", plugin: "memory", body: []string{},
-			want:      LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second},
+			want:      LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond},
 			wantLine:  9,
 			wantDiags: []string{"lease.hcl:9: warning: Unused lease block"},
 		},
 		{
 			name: "file store without lease block", plugin: "file",
-			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second},
+			want:     LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond},
 			wantLine: 7,
 		},
 	}
