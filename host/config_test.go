@@ -208,7 +208,7 @@ var configDefaultRestart = RestartPolicy{
 
 // configDefaultLease is a checkpoint block's lease settings without a
 // lease {} block.
-var configDefaultLease = LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: time.Second}
+var configDefaultLease = LeaseConfig{Duration: 10 * time.Second, RenewInterval: 10 * time.Second / 3, PollInterval: 500 * time.Millisecond}
 
 func configPlugin(kind PluginKind, name, plugin, path, configJSON string) *PluginBlock {
 	timeout := 30 * time.Second
