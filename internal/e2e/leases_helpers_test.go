@@ -67,6 +67,7 @@ type lsCluster struct {
 
 type lsHost struct {
 	name, workerID string
+	cfg            string // its config file
 	proc           *hostProc
 	out            string
 	d              *deliveries
@@ -121,7 +122,7 @@ func (c *lsCluster) add(name, workerID string) *lsHost {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
-	h := &lsHost{name: name, workerID: workerID, out: out, proc: c.e.startHost(path)}
+	h := &lsHost{name: name, workerID: workerID, out: out, cfg: path, proc: c.e.startHost(path)}
 	h.d = newDeliveries(c.t, out)
 	if workerID == "" {
 		waitFor(c.t, 30*time.Second, h.proc, "host "+name+" to log its worker id", func() bool {

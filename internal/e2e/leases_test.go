@@ -150,6 +150,12 @@ func TestLeasesGraceful(t *testing.T) {
 			if ov, where := lsOverlap(ds, host); ov > 0 {
 				t.Errorf("two hosts delivered one shard at once for %s (%s)", ov, where)
 			}
+			// validate shows the stored leases, read-only: every shard held
+			// by the one host left, with its checkpoint.
+			code, stdout, stderr := svRunCmd(t, "validate", "-config", hosts[0].cfg)
+			if code != 0 || !strings.Contains(stdout, "leases of stream") || strings.Count(stdout, hosts[0].workerID+"#") < len(e.shards) {
+				t.Errorf("validate (exit %d) does not list the %d shards held by %s:\n%s%s", code, len(e.shards), hosts[0].workerID, stdout, stderr)
+			}
 			c.stop(hosts[0])
 			t.Logf("%s: %d records, %d deliveries; scale 1→3 balanced in %s, hand-offs of a stopped host's shards %v, scale 3→1 in %s; longest idle gap of a moved shard %s",
 				b.plugin, len(want), len(ds), scaleUp.Round(time.Millisecond), roundAll(moves), scaleDown.Round(time.Millisecond),
