@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinesis-host/kinesis-host/checkpoint/redis"
 	"github.com/kinesis-host/kinesis-host/sdk"
+	"github.com/kinesis-host/kinesis-host/shared"
 	"github.com/kinesis-host/kinesis-host/sdk/storetest"
 )
 
@@ -588,7 +589,18 @@ func TestLeaseLayout(t *testing.T) {
 	// A bad lease field is a plain error naming the hash.
 	c.Del(ctx, index)
 	c.HSet(ctx, metaOf("shardId-5"), "lease", "x")
-	if _, err := s.ListLeases(ctx, app, stream); err == nil || errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), metaOf("shardId-5")) {
-		t.Fatalf("ListLeases with a bad lease field = %v; want a plain error naming the hash", err)
+	// ... on its own row: it does not hide the others.
+	rows, err = s.ListLeases(ctx, app, stream)
+	if err != nil {
+		t.Fatalf("ListLeases with a bad lease field: %v; want the rows, that one with its error", err)
+	}
+	var bad *sdk.LeaseRow
+	for i := range rows {
+		if rows[i].ShardID == "shardId-5" {
+			bad = &rows[i]
+		}
+	}
+	if bad == nil || bad.Err == nil || bad.Err.Code == shared.CodeUnavailable || !strings.Contains(bad.Err.Error(), metaOf("shardId-5")) {
+		t.Fatalf("ListLeases with a bad lease field: row %+v; want a plain error naming the hash", bad)
 	}
 }
