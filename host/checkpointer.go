@@ -11,6 +11,7 @@ import (
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
@@ -50,6 +51,8 @@ type checkpointer struct {
 	outageUntil time.Time // no RPC before this
 	outageErr   error
 	outageLog   time.Time // last outage log line
+
+	metrics *telemetry.Metrics // nil in unit tests
 
 	// lease mode (checkpointer_lease.go)
 	leased                  bool
@@ -407,6 +410,7 @@ func (c *checkpointer) run(ctx context.Context) {
 					return
 				}
 				c.recordLeases(updates, versions, sent, results, err)
+				c.observe(len(updates), func(i int) (string, bool) { return updates[i].Key.Stream, updates[i].Checkpoint != nil }, results, err, time.Since(sent))
 				continue
 			}
 			if !c.waitWork(ctx, timer, next) {
@@ -421,6 +425,7 @@ func (c *checkpointer) run(ctx context.Context) {
 			}
 			continue
 		}
+		sent := time.Now()
 		results, err := c.calls.set(ctx, updates)
 		if ctx.Err() != nil {
 			return
@@ -429,6 +434,32 @@ func (c *checkpointer) run(ctx context.Context) {
 			return
 		}
 		c.record(updates, versions, results, err)
+		c.observe(len(updates), func(i int) (string, bool) { return updates[i].Key.Stream, true }, results, err, time.Since(sent))
+	}
+}
+
+// observe counts one write RPC's n writes in the metrics; of(i) names
+// write i's stream and whether it carried a position (a renewal does not
+// count in the seed's per-stream "checkpoints").
+func (c *checkpointer) observe(n int, of func(i int) (string, bool), results []shared.Error, rpcErr error, d time.Duration) {
+	if c.metrics == nil {
+		return
+	}
+	name := c.proc.block().Name
+	for i := 0; i < n; i++ {
+		result := telemetry.CheckpointOK
+		switch {
+		case rpcErr != nil || i >= len(results):
+			result = telemetry.CheckpointError
+		case results[i].Code == shared.CodeConflict:
+			result = telemetry.CheckpointConflict
+		case results[i].Code != "":
+			result = telemetry.CheckpointError
+		}
+		c.metrics.CheckpointWrite(name, result, d)
+		if stream, pos := of(i); pos && result == telemetry.CheckpointOK {
+			c.metrics.Checkpointed(stream, 1)
+		}
 	}
 }
 

@@ -270,6 +270,7 @@ func (w *shardWorker) readSubscription(fetch, deliver context.Context, sub *efoS
 		v := &e.Value
 		if recs := toWire(v.Records); len(recs) > 0 {
 			behind := aws.ToInt64(v.MillisBehindLatest)
+			w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(behind)*time.Millisecond)
 			var stop bool
 			var err error
 			if w.s.cfg.Deaggregate {

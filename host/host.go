@@ -12,6 +12,8 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/kinesis-host/kinesis-host/host/telemetry"
+	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -64,6 +66,10 @@ type Host struct {
 	stores      map[string]*pluginProc
 	checkpoints map[string]*checkpointer
 
+	metrics   *telemetry.Metrics   // never nil
+	heartbeat *telemetry.Heartbeat // beaten by the control loop (/livez)
+	telemetry *telemetry.Server    // nil without a telemetry {} block
+
 	drainOnce, stopOnce, closeOnce sync.Once
 	drainCh, stopCh, closed        chan struct{}
 
@@ -107,6 +113,8 @@ func New(cfg *Config, opts Options) (*Host, error) {
 		drainCh: make(chan struct{}), stopCh: make(chan struct{}), closed: make(chan struct{}),
 	}
 	h.cfgp.Store(cfg)
+	h.metrics = telemetry.NewMetrics(sdk.Version)
+	h.heartbeat = telemetry.NewHeartbeat(3 * binaryPollInterval)
 	for _, s := range cfg.Streams {
 		if _, ok := h.handlers[s.Handler]; !ok {
 			b := cfg.Handlers[s.Handler]
@@ -114,6 +122,7 @@ func New(cfg *Config, opts Options) (*Host, error) {
 				return nil, fmt.Errorf("stream %q names handler %q, which is not declared", s.Name, s.Handler)
 			}
 			h.handlers[s.Handler] = newPluginProc(b, cfg.App, cfg.Dir, h.log)
+			h.handlers[s.Handler].metrics = h.metrics
 		}
 		if _, ok := h.stores[s.Checkpoint]; !ok {
 			b := cfg.Checkpoints[s.Checkpoint]
@@ -121,8 +130,10 @@ func New(cfg *Config, opts Options) (*Host, error) {
 				return nil, fmt.Errorf("stream %q names checkpoint %q, which is not declared", s.Name, s.Checkpoint)
 			}
 			p := newPluginProc(b, cfg.App, cfg.Dir, h.log)
+			p.metrics = h.metrics
 			h.stores[s.Checkpoint] = p
 			h.checkpoints[s.Checkpoint] = newCheckpointer(p, h.log.Named("checkpoint."+b.Name))
+			h.checkpoints[s.Checkpoint].metrics = h.metrics
 		}
 	}
 	return h, nil
@@ -276,6 +287,12 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	for _, c := range h.checkpoints {
 		h.startWriter(c)
 	}
+	if err := h.startTelemetry(fetch); err != nil {
+		h.log.Error("cannot serve telemetry; stopping", "error", err)
+		h.requestStop(err)
+		h.Drain()
+	}
+	defer h.stopTelemetry()
 	if h.opts.StatsInterval > 0 {
 		go h.logStats(fetch)
 	}

@@ -99,6 +99,16 @@ const (
 	errFatal                   // retrying cannot help
 )
 
+// isThrottle reports whether err is Kinesis (or KMS) throttling.
+func isThrottle(err error) bool {
+	var (
+		thr    *types.ProvisionedThroughputExceededException
+		lim    *types.LimitExceededException
+		kmsThr *types.KMSThrottlingException
+	)
+	return errors.As(err, &thr) || errors.As(err, &lim) || errors.As(err, &kmsThr)
+}
+
 // classify decides how to handle err from a Kinesis call.
 func classify(err error) errClass {
 	var (

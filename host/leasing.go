@@ -13,6 +13,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/kinesis-host/kinesis-host/host/lease"
+	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -28,6 +29,7 @@ type streamLeases struct {
 	cp          *checkpointer
 	calls       storeLeases
 	log         hclog.Logger
+	metrics     *telemetry.Metrics
 
 	owner    string // worker id "#" incarnation
 	workerID string
@@ -182,6 +184,7 @@ func (l *streamLeases) round(ctx context.Context, shards []ShardInfo, running ma
 		held[id] = true
 	}
 	plan := l.core.Plan(now, ls, held, shared.WorkerRowPrefix)
+	l.metrics.LeasesHeld(l.stream, len(l.held))
 	if plan.Held != l.lastPlan.Held || plan.Workers != l.lastPlan.Workers || plan.Eligible != l.lastPlan.Eligible {
 		l.log.Info("leases", "held", plan.Held, "target", plan.Target, "workers", plan.Workers, "open_shards", plan.Eligible, "worker_id", l.workerID)
 	}
@@ -215,6 +218,11 @@ func (l *streamLeases) take(ctx context.Context, takes []lease.Take) []string {
 		case "":
 			l.held[t.ShardID] = true
 			l.cp.hold(updates[i].Key, l.owner, t.ExpectCounter+1, sent)
+			reason := telemetry.LeaseTaken
+			if t.Reason == "expired" {
+				reason = telemetry.LeaseExpiredTaken
+			}
+			l.metrics.LeaseChange(l.stream, reason)
 			l.core.Wrote(l.now(), lease.Row{ShardID: t.ShardID, Owner: l.owner, Counter: t.ExpectCounter + 1})
 			took = append(took, t.ShardID)
 			args := []any{"shard", t.ShardID, "reason", t.Reason, "counter", t.ExpectCounter + 1}
@@ -301,7 +309,15 @@ func (l *streamLeases) sweepWorkerRows(ctx context.Context, now time.Duration) {
 }
 
 // released forgets a lease the checkpointer handed off or lost.
-func (l *streamLeases) released(shard string) { delete(l.held, shard) }
+func (l *streamLeases) released(shard string, lost bool) {
+	delete(l.held, shard)
+	reason := telemetry.LeaseHandedOff
+	if lost {
+		reason = telemetry.LeaseLost
+	}
+	l.metrics.LeaseChange(l.stream, reason)
+	l.metrics.LeasesHeld(l.stream, len(l.held))
+}
 
 // shutdown hands every held lease of the stream off (each with its final
 // position in the same write) and deletes the worker row, so other hosts

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
@@ -60,6 +62,8 @@ type pluginProc struct {
 	crashes  []time.Time // deaths of started instances, for the budget
 	restarts int         // total restarts, for logs and metrics
 	refused  [2]int64    // binary identity a hot swap refused (not retried by polling)
+
+	metrics *telemetry.Metrics // nil outside a Host (validate, replay)
 
 	outageSince time.Time // the backend has been unavailable since (zero: it is not)
 	outageTries int
@@ -225,6 +229,7 @@ func (p *pluginProc) startLocked(ctx context.Context) (*pluginInstance, error) {
 	}
 	p.cur = inst
 	p.started = true
+	p.metrics.PluginUp(b.Name, true)
 	go p.watch(inst)
 	return inst, nil
 }
@@ -301,6 +306,14 @@ func (p *pluginProc) fail(inst *pluginInstance, why error) {
 	pol := p.block().Restart
 	p.retryAt = time.Now().Add(restartDelay(pol, p.failures))
 	p.mu.Unlock()
+	p.metrics.PluginUp(p.block().Name, false)
+	if !exhausted {
+		reason := telemetry.RestartCrash
+		if errors.Is(why, context.DeadlineExceeded) {
+			reason = telemetry.RestartHang
+		}
+		p.metrics.PluginRestart(p.block().Name, reason)
+	}
 	if exhausted {
 		p.log.Error("plugin failed and its restart budget is exhausted; it will NOT be restarted", "reason", why.Error(),
 			"max_restarts", pol.MaxRestarts, "window", pol.Window)
@@ -534,6 +547,12 @@ func (p *pluginProc) installLocked(ctx context.Context, inst *pluginInstance, im
 	p.outageSince, p.outageTries, p.outageErr = time.Time{}, 0, nil
 	p.mu.Unlock()
 	p.calls.Unlock()
+	p.metrics.PluginUp(b.Name, true)
+	reason := telemetry.RestartSwap
+	if strings.Contains(why, "reload") {
+		reason = telemetry.RestartReload
+	}
+	p.metrics.PluginRestart(b.Name, reason)
 	go p.watch(inst)
 	if old != nil {
 		p.shutdownHandler(ctx, old)

@@ -162,6 +162,7 @@ func (h *Host) loop() {
 			waiting = true
 			h.log.Error("no stream is running: every one was stopped by a spent restart budget (on_exhausted = \"continue\"); waiting for a fixed plugin binary or a SIGHUP")
 		}
+		h.heartbeat.Beat()
 		select {
 		case ex := <-h.exits:
 			h.streamEnded(ex)
@@ -321,7 +322,9 @@ func (h *Host) preparePlugins(next *Config, used map[string]bool) ([]preparedPlu
 				todo = append(todo, preparedPlugin{name: n, b: b, p: p, old: true})
 				continue
 			}
-			todo = append(todo, preparedPlugin{name: n, b: b, p: newPluginProc(b, next.App, next.Dir, h.log)})
+			np := newPluginProc(b, next.App, next.Dir, h.log)
+			np.metrics = h.metrics
+			todo = append(todo, preparedPlugin{name: n, b: b, p: np})
 		}
 	}
 	add("c/", next.Checkpoints, stores)
@@ -443,6 +446,7 @@ func (h *Host) applyReload(next *Config) error {
 		h.mu.Lock()
 		if t.b.Kind == KindCheckpoint {
 			c := newCheckpointer(t.p, h.log.Named("checkpoint."+t.name))
+			c.metrics = h.metrics
 			h.stores[t.name], h.checkpoints[t.name] = t.p, c
 			h.mu.Unlock()
 			h.startWriter(c)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
 
@@ -195,6 +196,7 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 			}
 			switch classify(err) {
 			case errExpired:
+				w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsExpiredIterator)
 				w.log.Info("shard iterator expired; renewing from the last record read", "after", lastRead)
 				pos := start
 				switch {
@@ -222,6 +224,12 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 				}
 				d := retryBackoff(attempt)
 				w.s.h.stats.retries.Add(1)
+				if isThrottle(err) {
+					w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsThrottled)
+					w.s.h.metrics.Throttle(w.s.cfg.Name, "GetRecords")
+				} else {
+					w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsError)
+				}
 				w.log.Warn("GetRecords failed; retrying with the same iterator", "attempt", attempt, "retry_in", d, "error", err)
 				attempt++
 				if sleepCtx(ctx, d) != nil {
@@ -229,6 +237,7 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 				}
 				continue
 			default:
+				w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsError)
 				send(page{err: fmt.Errorf("%w: GetRecords on shard %s: %v", ErrKinesis, w.id, err)})
 				return
 			}
@@ -238,6 +247,8 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		if res.MillisBehindLatest != nil {
 			pg.behind = *res.MillisBehindLatest
 		}
+		w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsOK)
+		w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(pg.behind)*time.Millisecond)
 		if len(pg.recs) > 0 {
 			lastRead = pg.recs[len(pg.recs)-1].SequenceNumber
 		}
@@ -395,9 +406,12 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 				return done, false, nil // draining past the deadline: not acknowledged
 			}
 			reason := err
+			result := telemetry.ResultCrash
 			if errors.Is(err, context.DeadlineExceeded) {
 				reason = fmt.Errorf("call_timeout (%s) exceeded; the plugin is killed: %w", proc.block().CallTimeout, err)
+				result = telemetry.ResultTimeout
 			}
+			w.s.h.metrics.Batch(w.s.cfg.Name, w.id, proc.block().Name, len(rest), dataBytes(rest), time.Since(t0), result)
 			w.log.Warn("batch not acknowledged; it will be delivered again", "records", len(rest), "attempt", attempt, "reason", reason.Error())
 			w.s.h.stats.redeliveries.Add(1)
 			proc.fail(inst, reason)
@@ -409,6 +423,17 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		out := decideBatch(rest, resp)
 		if out.checkpoint != nil {
 			w.s.cp.Set(w.key, *out.checkpoint)
+		}
+		result := telemetry.ResultOK
+		switch {
+		case out.fail != nil || out.invalid:
+			result = telemetry.ResultFailed
+		case out.done < len(rest):
+			result = telemetry.ResultPartial
+		}
+		w.s.h.metrics.Batch(w.s.cfg.Name, w.id, proc.block().Name, len(rest), dataBytes(rest), time.Since(t0), result)
+		if out.done > 0 {
+			w.s.h.metrics.IteratorAge(w.s.cfg.Name, w.id, rest[out.done-1].ApproximateArrivalTimestamp)
 		}
 		done += out.done
 		w.s.h.stats.records.Add(int64(out.done))
@@ -472,6 +497,13 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int, kind error) (bool, error) {
 	pol := w.s.handler.block().Failure
 	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", kind, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
+	action := map[string]string{OnFailureSkip: telemetry.ActionSkip, OnFailureDeadLetter: telemetry.ActionDeadLetter}[pol.OnFailure]
+	if attempts < pol.MaxAttempts {
+		action = telemetry.ActionRetry
+	} else if action == "" {
+		action = telemetry.ActionStop
+	}
+	w.s.h.metrics.RecordFailed(w.s.cfg.Name, w.s.handler.block().Name, action, 1)
 	if attempts < pol.MaxAttempts {
 		d := backoffDelay(pol.RetryBackoff, time.Minute, attempts)
 		w.log.Warn("record failed; delivering it again", "sequence", rec.SequenceNumber, "attempt", attempts,
@@ -514,6 +546,15 @@ func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *sh
 	}
 	w.s.cp.Set(w.key, shared.Checkpoint{SequenceNumber: rec.SequenceNumber, SubSequenceNumber: rec.SubSequenceNumber})
 	return true, nil
+}
+
+// dataBytes is the size of the records' data.
+func dataBytes(recs []shared.Record) int {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	return n
 }
 
 // errShardGone: the shard is no longer in the stream.

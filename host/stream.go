@@ -53,6 +53,7 @@ func (s *streamRunner) setupLeases(ctx context.Context) error {
 	lc := b.Lease
 	s.cp.enableLeases(lc.RenewInterval, lc.Duration/2)
 	s.leases = newStreamLeases(s.h.conf().App, s.cfg.Name, lc, s.cp, s.log.Named("lease"))
+	s.leases.metrics = s.h.metrics
 	s.log.Info("checkpoint store is shared: this host takes shard leases", "checkpoint", b.Name,
 		"worker_id", s.leases.workerID, "lease_duration", lc.Duration, "max_shards", lc.MaxShards)
 	return nil
@@ -76,7 +77,7 @@ func (s *streamRunner) releaseLease(id, why string) {
 	} else {
 		s.log.Info("lease handed off", "shard", id, "why", why)
 	}
-	s.leases.released(id)
+	s.leases.released(id, false)
 }
 
 func (s *streamRunner) initialPosition() iteratorPosition {
@@ -122,6 +123,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			lin.Started(id)
 			wctx, wcancel := context.WithCancel(fetch)
 			workers[id] = wcancel
+			s.h.metrics.ShardsOwned(s.cfg.Name, len(workers))
 			running++
 			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
 				key:     shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id},
@@ -234,6 +236,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				stop()
 				delete(workers, r.id)
 			}
+			s.h.metrics.ShardGone(s.cfg.Name, r.id)
+			s.h.metrics.ShardsOwned(s.cfg.Name, len(workers))
 			if lz != nil {
 				wasHandoff, wasLost := handoff[r.id], lost[r.id]
 				delete(handoff, r.id)
@@ -242,7 +246,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 				case (r.err != nil && isLeaseLoss(r.err)) || (wasLost && !r.ended):
 					s.log.Warn("shard stopped: its lease went to another host", "shard", r.id, "error", r.err)
 					lin.Stopped(r.id)
-					lz.released(r.id)
+					lz.released(r.id, true)
 					continue
 				case r.ended || r.gone:
 					s.releaseLease(r.id, "shard finished")

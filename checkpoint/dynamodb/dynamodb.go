@@ -308,10 +308,17 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 	if cfg.ValidateOnly {
 		// validate: reach the table, change nothing (with create_table the
 		// table may legitimately not exist yet).
-		if set.CreateTable {
-			return nil
+		if err := st.checkTable(ctx, false, set.Endpoint != "", static); err != nil {
+			if set.CreateTable {
+				return nil // not created yet: nothing to check, nothing to list
+			}
+			return err
 		}
-		return st.checkTable(ctx, false, set.Endpoint != "", static)
+		// Kept for read-only calls (validate lists the leases).
+		if old := s.st.Swap(st); old != nil {
+			old.close()
+		}
+		return nil
 	}
 	if err := st.checkTable(ctx, set.CreateTable, set.Endpoint != "", static); err != nil {
 		return err

@@ -276,8 +276,27 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 		if !st.CreateTable {
 			err = prepareTable(ctx, db, tbl, false, red)
 		}
-		_ = db.Close()
-		return err
+		if err != nil {
+			_ = db.Close()
+			return err
+		}
+		// Kept for read-only calls (validate lists the leases): only the
+		// listing is prepared; a table that does not exist yet (with
+		// create_table) has nothing to list.
+		list, perr := db.PrepareContext(ctx, listSQL(tbl.quoted))
+		if perr != nil {
+			_ = db.Close()
+			return nil
+		}
+		s.mu.Lock()
+		old := s.db
+		s.db, s.list, s.red, s.table = db, list, red, tbl.quoted
+		s.where = fmt.Sprintf("table %s at %s", tbl.name, server)
+		s.mu.Unlock()
+		if old != nil {
+			_ = old.Close()
+		}
+		return nil
 	}
 	if err := prepareTable(ctx, db, tbl, st.CreateTable, red); err != nil {
 		_ = db.Close()

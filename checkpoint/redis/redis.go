@@ -235,9 +235,9 @@ func (s *Store) Configure(ctx context.Context, cfg sdk.Config) error {
 		_ = client.Close()
 		return err
 	}
-	if cfg.ValidateOnly { // validate: the server answered and accepted us
-		return client.Close()
-	}
+	// validate: the server answered and accepted us. The client is kept
+	// all the same, for read-only calls (validate lists the leases); the
+	// host makes no write on a store configured with ValidateOnly.
 	s.mu.Lock()
 	old := s.client
 	s.client, s.prefix, s.addr = client, st.KeyPrefix, opts.Addr
