@@ -176,7 +176,6 @@ func isCode(err error, code pq.ErrorCode) bool {
 	return errors.As(err, &pe) && pe.Code == code
 }
 
-
 // leaseRow is one update of UpdateLeases in the statement's arrays.
 type leaseRow struct {
 	i       int // index in updates

@@ -18,8 +18,8 @@ import (
 
 	"github.com/kinesis-host/kinesis-host/checkpoint/redis"
 	"github.com/kinesis-host/kinesis-host/sdk"
-	"github.com/kinesis-host/kinesis-host/shared"
 	"github.com/kinesis-host/kinesis-host/sdk/storetest"
+	"github.com/kinesis-host/kinesis-host/shared"
 )
 
 // The tests use the Redis at REDIS_ADDR (default 127.0.0.1:6379) and never
