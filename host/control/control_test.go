@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -705,6 +706,17 @@ func TestLockHeldWithoutSocket(t *testing.T) {
 	fmt.Fprintf(lf, "pid=31337\n")
 	_, err = Serve(context.Background(), path, newFake(), nil)
 	if !errors.Is(err, ErrAlreadyRunning) || !strings.Contains(err.Error(), "(pid 31337)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUnencodableAnswer(t *testing.T) {
+	path := sockPath(t)
+	f := newFake()
+	f.status.Streams[0].Shards[0].LagSeconds = math.NaN()
+	serve(t, path, f)
+	_, err := dial(t, path).Status(context.Background())
+	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "cannot be encoded") {
 		t.Fatalf("err = %v", err)
 	}
 }

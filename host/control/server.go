@@ -325,8 +325,13 @@ func malformed(err error) string {
 // reply writes resp and ends the connection.
 func (s *Server) reply(c net.Conn, resp Response) {
 	resp.Version = ProtocolVersion
+	b, err := json.Marshal(resp)
+	if err != nil { // a NaN lag, say: a bug of the host, but answer
+		s.log.Error("control socket: the answer cannot be encoded", "error", err)
+		b, _ = json.Marshal(Response{Version: ProtocolVersion, Error: errorf(CodeFailed, fmt.Sprintf("the host's answer cannot be encoded (%v): this is a bug in kinesis-host", err))})
+	}
 	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := json.NewEncoder(c).Encode(resp); err != nil {
+	if _, err := c.Write(append(b, '\n')); err != nil {
 		s.log.Debug("control socket: the client left before the answer", "error", err)
 	}
 }
