@@ -5,7 +5,14 @@
 //	kinesis-host validate [-config config.hcl]   check the file and every plugin, exit 0 or 1
 //	kinesis-host plugins  [-config config.hcl]   list the plugins the file resolves to
 //	kinesis-host replay   [-config config.hcl] -from dead-letter.jsonl   send dead letters through their handler again
+//	kinesis-host status   [-config config.hcl] [-json]          the running host's streams and shards
+//	kinesis-host pause    [-config config.hcl] -stream S [-shard ID]
+//	kinesis-host resume   [-config config.hcl] -stream S [-shard ID]
+//	kinesis-host rewind   [-config config.hcl] -stream S [-shard ID] -to T [-apply]
 //	kinesis-host version
+//
+// status, pause, resume and rewind (control.go) talk to the running host
+// through its control socket (package host/control).
 //
 // This file is wiring only: flags, signals and exit codes. Everything else
 // lives in package host.
@@ -42,6 +49,13 @@ Usage:
   kinesis-host plugins  [-config config.hcl]   list the plugins config.hcl resolves to
   kinesis-host replay   [-config config.hcl] -from dead-letter.jsonl
                                                send dead-lettered records through their handler again
+  kinesis-host status   [-config config.hcl] [-json]
+                                               the running host: streams, shards (state, checkpoint, lag), plugins
+  kinesis-host pause    [-config config.hcl] -stream S [-shard ID]
+  kinesis-host resume   [-config config.hcl] -stream S [-shard ID]
+                                               stop / restart fetching and delivering; positions are kept
+  kinesis-host rewind   [-config config.hcl] -stream S [-shard ID] -to <RFC 3339 time|TRIM_HORIZON|LATEST|sequence> [-apply]
+                                               move checkpoints (a dry run unless -apply)
   kinesis-host version
 `
 
@@ -60,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "status", "pause", "resume", "rewind":
+		return runControl(cmd, rest, stdout, stderr)
 	case "run", "validate", "plugins", "replay":
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
