@@ -663,3 +663,14 @@ func (c *checkpointer) failureStats() (int64, int64) {
 func checkpointBackoff(attempt int) time.Duration {
 	return min(backoffDelay(200*time.Millisecond, 4*time.Second, attempt), 4*time.Second)
 }
+
+// peek returns the latest position handed in for key (stored or pending),
+// without a store call.
+func (c *checkpointer) peek(key shared.CheckpointKey) (shared.Checkpoint, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k := c.keys[key]; k != nil && k.has {
+		return k.latest, true
+	}
+	return shared.Checkpoint{}, false
+}

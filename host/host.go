@@ -12,6 +12,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 
+	"github.com/kinesis-host/kinesis-host/host/control"
 	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
@@ -65,6 +66,14 @@ type Host struct {
 	handlers    map[string]*pluginProc
 	stores      map[string]*pluginProc
 	checkpoints map[string]*checkpointer
+
+	// control socket and the state `status` shows (control_wiring.go)
+	control    *control.Server
+	shardStats sync.Map // [2]string{stream, shard} -> *shardStat
+	pauseMu    sync.Mutex
+	paused     map[string]map[string]bool // stream -> shard ("" = all) -> paused
+	started    time.Time
+	workerID   atomic.Pointer[string]
 
 	metrics   *telemetry.Metrics   // never nil
 	heartbeat *telemetry.Heartbeat // beaten by the control loop (/livez)
@@ -287,6 +296,9 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	for _, c := range h.checkpoints {
 		h.startWriter(c)
 	}
+	h.started = time.Now()
+	h.startControl(fetch)
+	defer h.stopControl()
 	if err := h.startTelemetry(fetch); err != nil {
 		h.log.Error("cannot serve telemetry; stopping", "error", err)
 		h.requestStop(err)

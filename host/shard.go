@@ -59,9 +59,28 @@ type shardWorker struct {
 // run reads the shard until it ends, the host drains (fetch ctx done), or
 // something fails. In-flight delivery uses deliver ctx, which outlives
 // fetch ctx by the shutdown timeout.
-func (w *shardWorker) run(fetch, deliver context.Context) shardResult {
-	res := shardResult{id: w.id}
+func (w *shardWorker) run(fetch, deliver context.Context) (res shardResult) {
+	res = shardResult{id: w.id}
+	st := w.s.h.stat(w.s.cfg.Name, w.id)
+	st.running.Store(true)
+	defer func() {
+		st.running.Store(false)
+		st.lagMs.Store(-1)
+		if res.ended {
+			st.ended.Store(true)
+		}
+		if res.err != nil && !isLeaseLoss(res.err) {
+			st.mu.Lock()
+			st.errText = res.err.Error()
+			st.mu.Unlock()
+		}
+	}()
 	cp, found, err := w.s.cp.Get(fetch, w.key)
+	if found {
+		st.mu.Lock()
+		st.start = &cp
+		st.mu.Unlock()
+	}
 	if err != nil {
 		if fetch.Err() == nil {
 			res.err = fmt.Errorf("shard %s: read checkpoint: %w", w.id, err)
@@ -181,6 +200,9 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		if ctx.Err() != nil {
 			return
 		}
+		if !w.waitWhilePaused(ctx) {
+			return
+		}
 		if gap := time.Since(w.lastCall); gap < minCallGap {
 			if sleepCtx(ctx, minCallGap-gap) != nil {
 				return
@@ -249,6 +271,9 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		}
 		w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsOK)
 		w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(pg.behind)*time.Millisecond)
+		st := w.s.h.stat(w.s.cfg.Name, w.id)
+		st.lagMs.Store(pg.behind)
+		st.caughtUp.Store(len(res.Records) < int(limit) && pg.behind == 0)
 		if len(pg.recs) > 0 {
 			lastRead = pg.recs[len(pg.recs)-1].SequenceNumber
 		}
@@ -274,6 +299,9 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 func (w *shardWorker) deliverPage(fetch, ctx context.Context, recs []shared.Record, behind int64) (stop bool, err error) {
 	for len(recs) > 0 {
 		if fetch.Err() != nil {
+			return true, nil
+		}
+		if !w.waitWhilePaused(fetch) {
 			return true, nil
 		}
 		n := cutBatch(recs, w.s.cfg.BatchMaxRecords, w.s.cfg.BatchMaxBytes)
@@ -435,6 +463,9 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		if out.done > 0 {
 			w.s.h.metrics.IteratorAge(w.s.cfg.Name, w.id, rest[out.done-1].ApproximateArrivalTimestamp)
 		}
+		st := w.s.h.stat(w.s.cfg.Name, w.id)
+		st.lastBatch.Store(time.Now().UnixNano())
+		st.records.Add(int64(len(rest)))
 		done += out.done
 		w.s.h.stats.records.Add(int64(out.done))
 		if out.invalid {

@@ -54,6 +54,7 @@ func (s *streamRunner) setupLeases(ctx context.Context) error {
 	s.cp.enableLeases(lc.RenewInterval, lc.Duration/2)
 	s.leases = newStreamLeases(s.h.conf().App, s.cfg.Name, lc, s.cp, s.log.Named("lease"))
 	s.leases.metrics = s.h.metrics
+	s.h.workerID.Store(&s.leases.workerID)
 	s.log.Info("checkpoint store is shared: this host takes shard leases", "checkpoint", b.Name,
 		"worker_id", s.leases.workerID, "lease_duration", lc.Duration, "max_shards", lc.MaxShards)
 	return nil
@@ -152,6 +153,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			}
 		}
 		rr, err := lz.round(fetch, lastShards, running)
+		s.setOwners(lz, lastShards)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -208,6 +210,9 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			}
 		}
 		lastShards = shards
+		for _, sh := range shards {
+			s.h.stat(s.cfg.Name, sh.ID)
+		}
 		lin.Observe(shards)
 		launch()
 	}
