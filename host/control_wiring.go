@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -265,4 +266,32 @@ func (s *streamRunner) setOwners(l *streamLeases, shards []ShardInfo) {
 		st.owner = owner
 		st.mu.Unlock()
 	}
+}
+
+// lagSummary is each stream's largest shard lag, "stream=1.2s ...", for
+// the progress line ("-" for a stream none of whose shards reported one).
+func (h *Host) lagSummary() string {
+	worst := map[string]int64{}
+	h.shardStats.Range(func(k, v any) bool {
+		st := v.(*shardStat)
+		stream := k.([2]string)[0]
+		if _, ok := worst[stream]; !ok {
+			worst[stream] = -1
+		}
+		if st.running.Load() {
+			worst[stream] = max(worst[stream], st.lagMs.Load())
+		}
+		return true
+	})
+	var parts []string
+	for _, s := range h.conf().Streams {
+		ms, ok := worst[s.Name]
+		switch {
+		case !ok || ms < 0:
+			parts = append(parts, s.Name+"=-")
+		default:
+			parts = append(parts, s.Name+"="+(time.Duration(ms)*time.Millisecond).String())
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -415,7 +415,7 @@ func (h *Host) logStats(ctx context.Context) {
 			st := h.Stats()
 			rate := float64(st.Records-last) / h.opts.StatsInterval.Seconds()
 			last = st.Records
-			h.log.Info("throughput", "records_per_sec", fmt.Sprintf("%.0f", rate), "records", st.Records,
+			h.log.Info("progress", "records_per_sec", fmt.Sprintf("%.0f", rate), "records", st.Records, "lag", h.lagSummary(),
 				"redeliveries", st.Redeliveries, "plugin_restarts", st.PluginRestarts, "retries", st.Retries)
 		}
 	}

@@ -243,7 +243,7 @@ say "starting bin/kinesis-host run -config $HOST_CONFIG${*:+ $*} with KINESIS_EN
 if [[ -n ${KINESIS_ENDPOINT:-} && $KINESIS_ENDPOINT != "$ENDPOINT" ]]; then
 	say "note: KINESIS_ENDPOINT=$KINESIS_ENDPOINT is overridden for kinesis-host; set DEMO_PORT to choose the emulator's port"
 fi
-KINESIS_ENDPOINT="$ENDPOINT" "$HOST_BIN" run -config "$HOST_CONFIG" "$@" &
+KINESIS_ENDPOINT="$ENDPOINT" "$HOST_BIN" run -config "$HOST_CONFIG" -progress 5s "$@" &
 HOST_PID=$!
 set +e
 wait "$HOST_PID"

@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "config.hcl", "path of the HCL configuration file")
 	from := fs.String("from", "", "replay: the dead-letter file (JSON lines) to replay")
+	progress := fs.Duration("progress", 30*time.Second, "run: how often to log one progress line (records/s, lag per stream); 0 turns it off")
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -107,7 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "replay" {
 		return replay(cfg, *from, log, stdout)
 	}
-	return runHost(*path, cfg, files, log, stderr)
+	if *progress <= 0 {
+		*progress = -1
+	}
+	return runHost(*path, cfg, files, log, stderr, *progress)
 }
 
 // replay runs `replay`. SIGINT or SIGTERM stop it between batches (also
@@ -203,8 +207,8 @@ func printLeases(w io.Writer, reports []host.PluginReport) {
 	}
 }
 
-func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer) int {
-	h, err := host.New(cfg, host.Options{Logger: log})
+func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer, progress time.Duration) int {
+	h, err := host.New(cfg, host.Options{Logger: log, StatsInterval: progress})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
