@@ -88,6 +88,17 @@ func TestControlStatusPauseResume(t *testing.T) {
 		t.Fatalf("resume exited %d: %s%s", code, so, se)
 	}
 	d.waitAll(time.Minute, h, second)
+
+	// A rewind dry run says what it would do and changes nothing.
+	before := len(d.all)
+	code, so, se := svRunCmd(t, "rewind", "-stream", streamName, "-to", "TRIM_HORIZON", "-config", cfg)
+	if code != 0 || !strings.Contains(so, "TRIM_HORIZON") || !strings.Contains(so, e.shards[1]) {
+		t.Errorf("rewind dry run exited %d:\n%s%s", code, so, se)
+	}
+	time.Sleep(time.Second)
+	if d.poll(); len(d.all) != before {
+		t.Errorf("a rewind dry run caused %d deliveries", len(d.all)-before)
+	}
 	h.stop(30 * time.Second)
 	d.poll()
 	checkComplete(t, append(first, second...), d.all)
