@@ -184,7 +184,6 @@ func checkLeaseRewindStale(t *testing.T, ctx context.Context, e lenv) {
 	}
 }
 
-
 func checkLeaseRewindClear(t *testing.T, ctx context.Context, e lenv) {
 	for i, cp := range []*sdk.Checkpoint{nil, {}, {SubSequenceNumber: 5}} {
 		k := e.key("orders", fmt.Sprintf("shardId-%012d", i))

@@ -80,5 +80,5 @@ func (p plainStore) Set(ctx context.Context, k sdk.CheckpointKey, cp sdk.Checkpo
 // TestPlainStore runs the suite on a store with no optional interface:
 // through the plugin boundary a rewind answers CodeUnimplemented.
 func TestPlainStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) sdk.Store { return plainStore{openMemory(t)} })
+	storetest.Run(t, func(t *testing.T) sdk.Store { return plainStore{openFile(t)} })
 }
