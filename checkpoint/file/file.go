@@ -29,6 +29,14 @@
 // because that host is usually the one the config is for. bbolt's own lock
 // on the data file stays as a second line of defence (and the only one on
 // systems without flock).
+//
+// # Rewind
+//
+// The store implements sdk.Rewinder (`kinesis-host rewind -apply`): one
+// fsync'd transaction sets a key's position exactly, backwards too, or
+// clears it (Get then answers found=false); a stored owner and counter
+// are kept. SetBatch also applies an update with CheckpointUpdate.Rewind
+// set as a rewind.
 package file
 
 import (

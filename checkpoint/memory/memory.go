@@ -5,6 +5,9 @@
 // It implements sdk.LeaseStore under one mutex, which makes it handy for
 // unit tests of the lease protocol; since its rows live in one plugin
 // process, no two hosts can ever share it.
+//
+// It rewinds both ways: sdk.LeaseUpdate.Rewind in UpdateLeases and
+// sdk.Rewinder.
 package memory
 
 import (
