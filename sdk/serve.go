@@ -91,7 +91,7 @@ func Serve(h Handler) {
 }
 
 // ServeCheckpoint is the whole main of a checkpoint plugin. s may also
-// implement Configurer, BatchStore and Closer.
+// implement Configurer, BatchStore, Rewinder, LeaseStore and Closer.
 func ServeCheckpoint(s Store) {
 	serve(shared.CheckpointPluginSets(NewCheckpointServer(s)))
 }
@@ -290,25 +290,56 @@ func (a *storeServer) Set(ctx context.Context, req *shared.CheckpointSetRequest)
 	ctx, cancel := storeBudget(ctx)
 	defer cancel()
 	out := &shared.CheckpointSetResponse{Results: make([]shared.Error, len(req.Updates))}
-	if bs, ok := a.s.(BatchStore); ok {
-		errs := bs.SetBatch(ctx, req.Updates)
-		for i := range out.Results {
-			if i < len(errs) && errs[i] != nil {
-				out.Results[i] = *shared.ToWire(errs[i])
-			} else if i >= len(errs) {
-				out.Results[i] = shared.Error{Code: shared.CodeInternal, Message: "SetBatch returned too few results"}
+	// Rewinds go to the store's Rewinder, never to Set or SetBatch (which
+	// only move forward, and a store built before rewinds would ignore the
+	// flag and report success); they run after the request's other writes.
+	var idx []int
+	var updates []shared.CheckpointUpdate
+	var rewinds []int
+	for i, u := range req.Updates {
+		if u.Rewind {
+			rewinds = append(rewinds, i)
+		} else {
+			idx = append(idx, i)
+			updates = append(updates, u)
+		}
+	}
+	if len(updates) > 0 {
+		if bs, ok := a.s.(BatchStore); ok {
+			errs := bs.SetBatch(ctx, updates)
+			for j, i := range idx {
+				if j < len(errs) && errs[j] != nil {
+					out.Results[i] = *shared.ToWire(errs[j])
+				} else if j >= len(errs) {
+					out.Results[i] = shared.Error{Code: shared.CodeInternal, Message: "SetBatch returned too few results"}
+				}
+			}
+		} else {
+			parallel(len(idx), func(j int) {
+				u := updates[j]
+				if err := a.s.Set(ctx, u.Key, u.Checkpoint); err != nil {
+					out.Results[idx[j]] = *shared.ToWire(err)
+				}
+			})
+		}
+	}
+	if len(rewinds) > 0 {
+		rw, ok := a.s.(Rewinder)
+		for _, i := range rewinds {
+			if !ok {
+				out.Results[i] = *errNoRewind
+				continue
+			}
+			cp := req.Updates[i].Checkpoint
+			if err := rw.Rewind(ctx, req.Updates[i].Key, &cp); err != nil {
+				out.Results[i] = *shared.ToWire(err)
 			}
 		}
-		return out
 	}
-	parallel(len(req.Updates), func(i int) {
-		u := req.Updates[i]
-		if err := a.s.Set(ctx, u.Key, u.Checkpoint); err != nil {
-			out.Results[i] = *shared.ToWire(err)
-		}
-	})
 	return out
 }
+
+var errNoRewind = &shared.Error{Code: shared.CodeUnimplemented, Message: "this checkpoint store cannot rewind; upgrade it or edit the checkpoint in the store by hand"}
 
 func (a *storeServer) Close(ctx context.Context) *shared.Error {
 	if c, ok := a.s.(Closer); ok {

@@ -44,6 +44,25 @@ type BatchStore interface {
 	SetBatch(ctx context.Context, updates []CheckpointUpdate) []error
 }
 
+// Rewinder is the optional Store extension behind `kinesis-host rewind
+// -apply` on a store without leases (one host at a time): Rewind sets key's
+// position to exactly cp's (SequenceNumber, SubSequenceNumber, ShardEnd),
+// even when it is behind the stored one: the one write that moves a
+// checkpoint backwards, on an operator's request. A nil cp, or an empty
+// one (SequenceNumber "" and ShardEnd false), clears the position: Get then
+// answers found=false. The stored Owner and LeaseCounter are kept. It is
+// one write in the backend; an invalid sequence number fails and changes
+// nothing. A store without Rewinder answers a rewind with CodeUnimplemented
+// (the operator then upgrades it or edits the checkpoint by hand).
+//
+// A LeaseStore is rewound through UpdateLeases with LeaseUpdate.Rewind set
+// (a conditional write like every lease write); see shared.LeaseUpdate.
+// storetest.Run checks Rewinder where implemented, storetest.RunLeases
+// checks LeaseUpdate.Rewind.
+type Rewinder interface {
+	Rewind(ctx context.Context, key CheckpointKey, cp *Checkpoint) error
+}
+
 // LeaseRow is one stored row of a stream: checkpoint and lease.
 type LeaseRow = shared.LeaseRow
 
@@ -68,7 +87,9 @@ const WorkerRowPrefix = shared.WorkerRowPrefix
 // DynamoDB ConditionExpression): it applies only when the stored owner and
 // counter equal ExpectOwner and ExpectCounter, and then sets the owner,
 // counter+1 and (forward only) the position; or deletes the row when
-// Delete is set. A failed condition returns ErrConflict (wrapped or as is:
+// Delete is set. With Rewind set, the position is set to exactly
+// *Checkpoint's, backwards too, or cleared for a nil or empty Checkpoint
+// (the row keeps its lease), in the same conditional write. A failed condition returns ErrConflict (wrapped or as is:
 // errors.Is(err, ErrConflict)); a backend failure returns Unavailable.
 // One error per update, in order, nil for success.
 //

@@ -132,6 +132,17 @@ func (c *TestStoreClient) SetBatch(ctx context.Context, updates []CheckpointUpda
 	return out
 }
 
+// Rewind implements Rewinder through the plugin boundary (a Set RPC with
+// CheckpointUpdate.Rewind). A store behind the client that does not
+// implement Rewinder answers with an error of code CodeUnimplemented.
+func (c *TestStoreClient) Rewind(ctx context.Context, key CheckpointKey, cp *Checkpoint) error {
+	u := CheckpointUpdate{Key: key, Rewind: true}
+	if cp != nil {
+		u.Checkpoint = *cp
+	}
+	return c.SetBatch(ctx, []CheckpointUpdate{u})[0]
+}
+
 // Close implements Closer.
 func (c *TestStoreClient) Close(ctx context.Context) error { return c.c.Close(ctx) }
 

@@ -53,6 +53,23 @@ type LeaseListResponse struct {
 //
 // A take is (ExpectOwner: old owner, Owner: me); a renew is (me, me); a
 // checkpoint is a renew with a Checkpoint; a release is (me, "").
+//
+// Rewind (`kinesis-host rewind -apply`: an operator moves a shard's
+// checkpoint backwards on purpose) is the one exception to "forward only".
+// With Rewind set, the position becomes exactly *Checkpoint's
+// (SequenceNumber, SubSequenceNumber, ShardEnd), even when it is behind
+// the stored one or the shard is finished; a nil Checkpoint, or an empty
+// one (SequenceNumber "" and ShardEnd false), clears the position: the row
+// keeps its lease and Get then answers found=false. A ShardEnd without a
+// SequenceNumber stores a finished shard with no sequence number. It is
+// still one conditional write: the (owner, counter) condition, the new
+// owner and the counter bump apply as for every lease update, and a failed
+// condition changes nothing (CodeConflict). Rewind with Delete is a
+// Delete. Seed-layout readers see the rewound sequence number (and "no
+// position" after a clear). The field is new: the zero value (false) is
+// what every older host sends, and an older store ignores it (gob drops
+// unknown fields), so a host must only send it to a store built with an
+// sdk that knows it.
 type LeaseUpdate struct {
 	Key           CheckpointKey
 	ExpectOwner   string
@@ -60,6 +77,7 @@ type LeaseUpdate struct {
 	Owner         string
 	Checkpoint    *Checkpoint
 	Delete        bool
+	Rewind        bool
 }
 
 // LeaseUpdateRequest applies several lease writes in one call, each on its

@@ -118,13 +118,26 @@ type CheckpointGetResponse struct {
 }
 
 // CheckpointUpdate is one write of a CheckpointSetRequest.
+//
+// Rewind (stores without leases: file, memory; one host at a time) sets the
+// position to exactly Checkpoint's (SequenceNumber, SubSequenceNumber,
+// ShardEnd) even when it is behind the stored one; an empty Checkpoint
+// (SequenceNumber "" and ShardEnd false) clears it (Get then answers
+// found=false). It is unconditional, and the stored Owner and LeaseCounter
+// are kept. The sdk hands such an update to the store's sdk.Rewinder; a
+// store without one answers CodeUnimplemented. An older sdk ignores the
+// field (gob drops it) and would write forward only, so the host sends it
+// only to stores that know it. Lease stores are rewound with
+// LeaseUpdate.Rewind instead.
 type CheckpointUpdate struct {
 	Key        CheckpointKey
 	Checkpoint Checkpoint
+	Rewind     bool
 }
 
 // CheckpointSetRequest writes several checkpoints in one call. Each write is
-// conditional in the store: a checkpoint never moves backwards.
+// conditional in the store: a checkpoint never moves backwards (except an
+// update with Rewind set).
 type CheckpointSetRequest struct {
 	Updates       []CheckpointUpdate
 	TimeoutMillis int64

@@ -99,6 +99,13 @@
 // round trip per 1 MB page), strongly consistent unless consistent_read =
 // false.
 //
+// A rewind (sdk.LeaseUpdate.Rewind, `kinesis-host rewind -apply`) is one
+// UpdateItem conditional on the lease alone: it SETs position, shard_end,
+// sequence_number (what seed readers read) and sub_sequence_number to
+// exactly the given position, backwards too (REMOVE of sequence_number and
+// sub_sequence_number for a ShardEnd without one), or REMOVEs all four to
+// clear it.
+//
 // Throttling, 5xx answers and network failures are retried briefly by the
 // AWS SDK and then returned as sdk.Unavailable, so the host retries with
 // backoff and keeps the latest position. Every call is bounded by the

@@ -109,24 +109,27 @@ func ctxT(t testing.TB) context.Context {
 }
 
 func TestConformance(t *testing.T) {
+	storetest.RunWith(t, func(t *testing.T) sdk.Store { return open(t, nil) }, storetest.Options{SeedSequence: seedSequence()})
+}
+
+// seedSequence reads what harlow/kinesis-consumer's store/ddb reads:
+// sequence_number.
+func seedSequence() func(ctx context.Context, k sdk.CheckpointKey) (string, error) {
 	raw := testenv.DynamoClient(endpoint)
-	storetest.RunWith(t, func(t *testing.T) sdk.Store { return open(t, nil) }, storetest.Options{
-		// What harlow/kinesis-consumer's store/ddb reads: sequence_number.
-		SeedSequence: func(ctx context.Context, k sdk.CheckpointKey) (string, error) {
-			out, err := raw.GetItem(ctx, &awsddb.GetItemInput{
-				TableName:      aws.String(sharedTable),
-				Key:            map[string]types.AttributeValue{"namespace": &types.AttributeValueMemberS{Value: k.App + "-" + k.Stream}, "shard_id": &types.AttributeValueMemberS{Value: k.ShardID}},
-				ConsistentRead: aws.Bool(true),
-			})
-			if err != nil {
-				return "", err
-			}
-			if v, ok := out.Item["sequence_number"].(*types.AttributeValueMemberS); ok {
-				return v.Value, nil
-			}
-			return "", nil
-		},
-	})
+	return func(ctx context.Context, k sdk.CheckpointKey) (string, error) {
+		out, err := raw.GetItem(ctx, &awsddb.GetItemInput{
+			TableName:      aws.String(sharedTable),
+			Key:            map[string]types.AttributeValue{"namespace": &types.AttributeValueMemberS{Value: k.App + "-" + k.Stream}, "shard_id": &types.AttributeValueMemberS{Value: k.ShardID}},
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return "", err
+		}
+		if v, ok := out.Item["sequence_number"].(*types.AttributeValueMemberS); ok {
+			return v.Value, nil
+		}
+		return "", nil
+	}
 }
 
 // TestConformanceEventualRead runs the suite with consistent_read = false

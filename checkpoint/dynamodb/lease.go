@@ -117,6 +117,8 @@ func (s *Store) UpdateLeases(ctx context.Context, updates []sdk.LeaseUpdate) []e
 //     conditional on the exact stored position (or, for a seed item, its
 //     sequence_number).
 //
+// A rewind is one write conditional on the lease alone (leaseRewind).
+//
 // Each round that finds the item changed under it starts again, at most
 // maxSetAttempts times.
 func (st *state) lease(ctx context.Context, u sdk.LeaseUpdate) error {
@@ -133,6 +135,8 @@ func (st *state) lease(ctx context.Context, u sdk.LeaseUpdate) error {
 	switch {
 	case u.Delete:
 		err = st.leaseDelete(ctx, u)
+	case u.Rewind:
+		err = st.leaseRewind(ctx, u, cp, pos)
 	case cp == nil:
 		err = st.leaseWrite(ctx, u, nil, "", "", nil)
 	default:
@@ -160,6 +164,8 @@ func (st *state) lease(ctx context.Context, u sdk.LeaseUpdate) error {
 		switch {
 		case u.Delete:
 			err = st.leaseDelete(ctx, u)
+		case u.Rewind:
+			err = st.leaseRewind(ctx, u, cp, pos)
 		case cp == nil:
 			err = st.leaseWrite(ctx, u, nil, "", "", nil)
 		default:
@@ -261,6 +267,55 @@ func (st *state) leaseWrite(ctx context.Context, u sdk.LeaseUpdate, cp *sdk.Chec
 	}
 	if cp != nil {
 		sets = append(sets, positionSets(names, values, *cp, pos)...)
+	}
+	expr := "SET " + strings.Join(sets, ", ")
+	if len(removes) > 0 {
+		expr += " REMOVE " + strings.Join(removes, ", ")
+	}
+	prune(names, values, expr+" "+condition)
+	_, err := st.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(st.table),
+		Key:                                 itemKey(u.Key),
+		UpdateExpression:                    aws.String(expr),
+		ConditionExpression:                 aws.String(condition),
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil || isConditionFailed(err) {
+		return err
+	}
+	return st.unavailable("UpdateItem", u.Key, err)
+}
+
+// leaseRewind is one UpdateItem on the condition of u's expected lease:
+// owner and counter+1, and the position set exactly to cp's (pos its
+// sortable form), or removed when cp is nil. The seed's sequence_number
+// follows: set to cp's, or removed with sub_sequence_number when cp has
+// none (a clear, or ShardEnd without a sequence number).
+func (st *state) leaseRewind(ctx context.Context, u sdk.LeaseUpdate, cp *sdk.Checkpoint, pos string) error {
+	names := map[string]string{}
+	values := map[string]types.AttributeValue{
+		":lc": &types.AttributeValueMemberN{Value: strconv.FormatInt(u.ExpectCounter+1, 10)},
+	}
+	condition := leaseCondition(names, values, u.ExpectOwner, u.ExpectCounter)
+	sets := []string{"#lc = :lc"}
+	var removes []string
+	if u.Owner != "" {
+		values[":own"] = &types.AttributeValueMemberS{Value: u.Owner}
+		sets = append(sets, "#own = :own")
+	} else {
+		removes = append(removes, "#own")
+	}
+	names["#pos"], names["#end"], names["#seq"], names["#sub"] = attrPosition, attrShardEnd, attrSequence, attrSubSequence
+	switch {
+	case cp == nil:
+		removes = append(removes, "#pos", "#end", "#seq", "#sub")
+	default:
+		sets = append(sets, positionSets(names, values, *cp, pos)...)
+		if cp.SequenceNumber == "" {
+			removes = append(removes, "#seq", "#sub")
+		}
 	}
 	expr := "SET " + strings.Join(sets, ", ")
 	if len(removes) > 0 {

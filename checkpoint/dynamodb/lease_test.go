@@ -24,7 +24,7 @@ import (
 )
 
 func TestLeases(t *testing.T) {
-	storetest.RunLeases(t, func(t *testing.T) sdk.Store { return open(t, nil) })
+	storetest.RunLeasesWith(t, func(t *testing.T) sdk.Store { return open(t, nil) }, storetest.Options{SeedSequence: seedSequence()})
 }
 
 // TestLeaseLayout checks where the lease lives in an item and that seed

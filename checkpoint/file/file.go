@@ -29,6 +29,14 @@
 // because that host is usually the one the config is for. bbolt's own lock
 // on the data file stays as a second line of defence (and the only one on
 // systems without flock).
+//
+// # Rewind
+//
+// The store implements sdk.Rewinder (`kinesis-host rewind -apply`): one
+// fsync'd transaction sets a key's position exactly, backwards too, or
+// clears it (Get then answers found=false); a stored owner and counter
+// are kept. SetBatch also applies an update with CheckpointUpdate.Rewind
+// set as a rewind.
 package file
 
 import (
@@ -170,8 +178,14 @@ func (s *Store) Get(ctx context.Context, key sdk.CheckpointKey) (cp sdk.Checkpoi
 		if v == nil {
 			return nil
 		}
-		found = true
-		return json.Unmarshal(v, &cp)
+		if err := json.Unmarshal(v, &cp); err != nil {
+			return err
+		}
+		found = hasPosition(cp) // a rewind that cleared the position keeps only the lease fields
+		if !found {
+			cp = sdk.Checkpoint{}
+		}
+		return nil
 	})
 	if err != nil {
 		return sdk.Checkpoint{}, false, fmt.Errorf("read checkpoint %s/%s: %w", key.Stream, key.ShardID, err)
@@ -185,15 +199,36 @@ func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoin
 }
 
 // SetBatch implements sdk.BatchStore: all updates in one fsync'd
-// transaction, each applied only if it moves its checkpoint forward.
+// transaction, each applied only if it moves its checkpoint forward (an
+// update with Rewind set is applied as Rewind).
 func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []error {
 	errs := make([]error, len(updates))
+	for i, u := range updates {
+		if u.Rewind {
+			if err := validRewind(u.Key, &u.Checkpoint); err != nil {
+				for j := range errs {
+					if j == i {
+						errs[j] = err
+					} else {
+						errs[j] = fmt.Errorf("not written: update %d of the batch is invalid (%v)", i, err)
+					}
+				}
+				return errs
+			}
+		}
+	}
 	db, err := s.handle()
 	if err == nil {
 		err = db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucket)
 			for _, u := range updates {
 				k := keyBytes(u.Key)
+				if u.Rewind {
+					if err := rewindTx(b, k, &u.Checkpoint); err != nil {
+						return err
+					}
+					continue
+				}
 				if v := b.Get(k); v != nil {
 					var old sdk.Checkpoint
 					if err := json.Unmarshal(v, &old); err == nil && sdk.ComparePosition(old, u.Checkpoint) >= 0 {
@@ -217,6 +252,59 @@ func (s *Store) SetBatch(ctx context.Context, updates []sdk.CheckpointUpdate) []
 		}
 	}
 	return errs
+}
+
+// Rewind implements sdk.Rewinder: one fsync'd transaction that sets the
+// position to exactly cp's, backwards too; a nil or empty cp clears it
+// (Get then answers found=false). A stored owner and counter are kept.
+func (s *Store) Rewind(ctx context.Context, key sdk.CheckpointKey, cp *sdk.Checkpoint) error {
+	if err := validRewind(key, cp); err != nil {
+		return err
+	}
+	db, err := s.handle()
+	if err == nil {
+		err = db.Update(func(tx *bolt.Tx) error { return rewindTx(tx.Bucket(bucket), keyBytes(key), cp) })
+	}
+	if err != nil {
+		return sdk.Unavailable(fmt.Errorf("rewind checkpoint %s/%s: %w", key.Stream, key.ShardID, err))
+	}
+	return nil
+}
+
+func validRewind(key sdk.CheckpointKey, cp *sdk.Checkpoint) error {
+	if cp != nil && cp.SequenceNumber != "" && !sdk.ValidSequence(cp.SequenceNumber) {
+		return fmt.Errorf("rewind of %s/%s: invalid sequence number %q: want 1 to 128 decimal digits", key.Stream, key.ShardID, cp.SequenceNumber)
+	}
+	return nil
+}
+
+func hasPosition(cp sdk.Checkpoint) bool { return cp.SequenceNumber != "" || cp.ShardEnd }
+
+// rewindTx writes k's rewound value in b: the position of cp (nil or
+// empty: none), the stored owner and counter. A value without a position
+// or a lease is deleted.
+func rewindTx(b *bolt.Bucket, k []byte, cp *sdk.Checkpoint) error {
+	var next sdk.Checkpoint
+	if v := b.Get(k); v != nil {
+		var old sdk.Checkpoint
+		if err := json.Unmarshal(v, &old); err == nil {
+			next.Owner, next.LeaseCounter = old.Owner, old.LeaseCounter
+		}
+	}
+	if cp != nil && hasPosition(*cp) {
+		next.SequenceNumber, next.ShardEnd = cp.SequenceNumber, cp.ShardEnd
+		if cp.SequenceNumber != "" {
+			next.SubSequenceNumber = cp.SubSequenceNumber
+		}
+	}
+	if !hasPosition(next) && next.Owner == "" && next.LeaseCounter == 0 {
+		return b.Delete(k)
+	}
+	v, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, v)
 }
 
 // Close implements sdk.Closer.

@@ -5,6 +5,9 @@
 // It implements sdk.LeaseStore under one mutex, which makes it handy for
 // unit tests of the lease protocol; since its rows live in one plugin
 // process, no two hosts can ever share it.
+//
+// It rewinds both ways: sdk.LeaseUpdate.Rewind in UpdateLeases and
+// sdk.Rewinder.
 package memory
 
 import (
@@ -64,6 +67,47 @@ func (s *Store) Set(ctx context.Context, key sdk.CheckpointKey, cp sdk.Checkpoin
 	return nil
 }
 
+// rewound returns old with its position set to exactly cp's (nil or
+// empty: cleared); the lease fields stay old's.
+func rewound(old sdk.Checkpoint, cp *sdk.Checkpoint) sdk.Checkpoint {
+	old.SequenceNumber, old.SubSequenceNumber, old.ShardEnd = "", 0, false
+	if cp != nil && hasPosition(*cp) {
+		old.SequenceNumber, old.ShardEnd = cp.SequenceNumber, cp.ShardEnd
+		if cp.SequenceNumber != "" {
+			old.SubSequenceNumber = cp.SubSequenceNumber
+		}
+	}
+	return old
+}
+
+func validRewind(key sdk.CheckpointKey, cp *sdk.Checkpoint) error {
+	if cp != nil && cp.SequenceNumber != "" && !sdk.ValidSequence(cp.SequenceNumber) {
+		return fmt.Errorf("rewind of %s/%s: invalid sequence number %q: want 1 to 128 decimal digits", key.Stream, key.ShardID, cp.SequenceNumber)
+	}
+	return nil
+}
+
+// Rewind implements sdk.Rewinder: the position becomes exactly cp's (nil
+// or empty clears it), backwards too; the stored lease is kept.
+func (s *Store) Rewind(ctx context.Context, key sdk.CheckpointKey, cp *sdk.Checkpoint) error {
+	if err := validRewind(key, cp); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rewindLocked(key, cp)
+	return nil
+}
+
+func (s *Store) rewindLocked(key sdk.CheckpointKey, cp *sdk.Checkpoint) {
+	next := rewound(s.cps[key], cp)
+	if !hasPosition(next) && next.Owner == "" && next.LeaseCounter == 0 {
+		delete(s.cps, key)
+		return
+	}
+	s.cps[key] = next
+}
+
 // forward returns old with its position moved to cp's when cp is past it
 // (a ShardEnd without a sequence number keeps the stored one); the lease
 // fields stay old's.
@@ -115,7 +159,10 @@ func (s *Store) UpdateLeases(ctx context.Context, updates []sdk.LeaseUpdate) []e
 			continue
 		}
 		next := old
-		if u.Checkpoint != nil {
+		switch {
+		case u.Rewind:
+			next = rewound(old, u.Checkpoint)
+		case u.Checkpoint != nil:
 			next = forward(old, *u.Checkpoint)
 		}
 		next.Owner, next.LeaseCounter = u.Owner, u.ExpectCounter+1

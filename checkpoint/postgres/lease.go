@@ -23,11 +23,12 @@ func leaseForward(seq, sub, fin string) string {
 
 // leasePosition sets the position columns when fwd holds; a ShardEnd
 // without a sequence number (-1) keeps the stored sequence number and
-// sub-sequence number.
-func leasePosition(fwd, seq, sub, fin string) string {
-	return `sequence_number = CASE WHEN ` + fwd + ` AND ` + seq + ` >= 0 THEN ` + seq + ` ELSE c.sequence_number END,
-    sub_sequence_number = CASE WHEN ` + fwd + ` AND ` + seq + ` >= 0 THEN ` + sub + ` ELSE COALESCE(c.sub_sequence_number, 0) END,
-    shard_end = CASE WHEN ` + fwd + ` THEN ` + fin + ` ELSE COALESCE(c.shard_end, false) END`
+// sub-sequence number. When rw (a rewind) holds, the columns are set to
+// exactly seq (-1: none), sub and fin instead, backwards too.
+func leasePosition(rw, fwd, seq, sub, fin string) string {
+	return `sequence_number = CASE WHEN ` + rw + ` THEN ` + seq + ` WHEN ` + fwd + ` AND ` + seq + ` >= 0 THEN ` + seq + ` ELSE c.sequence_number END,
+    sub_sequence_number = CASE WHEN ` + rw + ` THEN ` + sub + ` WHEN ` + fwd + ` AND ` + seq + ` >= 0 THEN ` + sub + ` ELSE COALESCE(c.sub_sequence_number, 0) END,
+    shard_end = CASE WHEN ` + rw + ` THEN ` + fin + ` WHEN ` + fwd + ` THEN ` + fin + ` ELSE COALESCE(c.shard_end, false) END`
 }
 
 // leaseSQL applies a batch of lease updates (no row twice) in one
@@ -52,10 +53,16 @@ func leasePosition(fwd, seq, sub, fin string) string {
 //
 //	$1 namespace[], $2 shard_id[], $3 expected owner[], $4 expected
 //	counter[], $5 new owner[], $6 delete[], $7 sequence number[] (-1:
-//	none), $8 sub-sequence number[], $9 shard end[]
+//	none), $8 sub-sequence number[], $9 shard end[], $10 rewind[]
+//
+// A rewind sets the position columns exactly (sequence_number -1, sub 0,
+// shard_end false clears them), in the same conditional UPDATE or upsert.
+// The upsert's DO UPDATE reads the rewind flag of its row from u (EXCLUDED
+// has only the table's columns).
 func leaseSQL(t string, deletes bool) string {
 	updFwd := leaseForward("u.seq", "u.sub", "u.fin")
 	insFwd := leaseForward("EXCLUDED.sequence_number", "EXCLUDED.sub_sequence_number", "EXCLUDED.shard_end")
+	insRw := `COALESCE((SELECT x.rw FROM u AS x WHERE x.ns = EXCLUDED.namespace AND x.sh = EXCLUDED.shard_id), false)`
 	d, fromD := "", ""
 	if deletes {
 		d = `, d AS (
@@ -72,14 +79,14 @@ func leaseSQL(t string, deletes bool) string {
     SELECT pg_advisory_xact_lock(hashtext(` + pq.QuoteLiteral("kinesis-host-lease:"+t) + `), k)
     FROM (SELECT DISTINCT hashtext(x) AS k FROM unnest($1::text[]) AS x ORDER BY 1) AS o) AS p
 ), u AS MATERIALIZED (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bool[], $7::numeric[], $8::int8[], $9::bool[])
-    AS u(ns, sh, eown, ecnt, own, del, seq, sub, fin)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::bool[], $7::numeric[], $8::int8[], $9::bool[], $10::bool[])
+    AS u(ns, sh, eown, ecnt, own, del, seq, sub, fin, rw)
   WHERE (SELECT n FROM l) >= 0
 )` + d + `, m AS (
   UPDATE ` + t + ` AS c SET
     owner = u.own,
     lease_counter = u.ecnt + 1,
-    ` + leasePosition(updFwd, "u.seq", "u.sub", "u.fin") + `
+    ` + leasePosition("u.rw", updFwd, "u.seq", "u.sub", "u.fin") + `
   FROM u
   WHERE NOT u.del AND NOT (u.eown = '' AND u.ecnt = 0)
     AND c.namespace = u.ns AND c.shard_id = u.sh
@@ -93,7 +100,7 @@ func leaseSQL(t string, deletes bool) string {
   ON CONFLICT (namespace, shard_id) DO UPDATE SET
     owner = EXCLUDED.owner,
     lease_counter = 1,
-    ` + leasePosition(insFwd, "EXCLUDED.sequence_number", "EXCLUDED.sub_sequence_number", "EXCLUDED.shard_end") + `
+    ` + leasePosition(insRw, insFwd, "EXCLUDED.sequence_number", "EXCLUDED.sub_sequence_number", "EXCLUDED.shard_end") + `
   WHERE COALESCE(c.owner, '') = '' AND COALESCE(c.lease_counter, 0) = 0
   RETURNING c.namespace, c.shard_id
 ), done AS (
@@ -187,6 +194,7 @@ type leaseRow struct {
 	seq     string // "-1": no sequence number
 	sub     int64
 	fin     bool
+	rw      bool // rewind: the position exactly (seq "-1", sub 0, fin false clears it)
 	applied bool
 	stored  sdk.Checkpoint // owner and counter read by the statement
 	err     error
@@ -214,6 +222,7 @@ func (s *Store) UpdateLeases(ctx context.Context, updates []sdk.LeaseUpdate) []e
 	for i, u := range updates {
 		r := &leaseRow{i: i, ns: Namespace(u.Key), sh: u.Key.ShardID, eown: u.ExpectOwner, ecnt: u.ExpectCounter,
 			own: u.Owner, del: u.Delete, seq: "-1"}
+		r.rw = u.Rewind && !u.Delete
 		if cp := u.Checkpoint; cp != nil && !u.Delete {
 			if cp.SequenceNumber != "" && !sdk.ValidSequence(cp.SequenceNumber) {
 				errs[i] = fmt.Errorf("lease update of %s/%s not applied: invalid sequence number %q: want 1 to 128 decimal digits", u.Key.Stream, u.Key.ShardID, truncate(cp.SequenceNumber))
@@ -299,10 +308,10 @@ func (s *Store) execLeases(ctx context.Context, h handle, rows []*leaseRow) erro
 	n := len(rows)
 	ns, sh, eown, own, seq := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ecnt, sub := make([]int64, n), make([]int64, n)
-	del, fin := make([]bool, n), make([]bool, n)
+	del, fin, rw := make([]bool, n), make([]bool, n), make([]bool, n)
 	byKey := make(map[[2]string]*leaseRow, n)
 	for i, r := range rows {
-		ns[i], sh[i], eown[i], ecnt[i], own[i], del[i], seq[i], sub[i], fin[i] = r.ns, r.sh, r.eown, r.ecnt, r.own, r.del, r.seq, r.sub, r.fin
+		ns[i], sh[i], eown[i], ecnt[i], own[i], del[i], seq[i], sub[i], fin[i], rw[i] = r.ns, r.sh, r.eown, r.ecnt, r.own, r.del, r.seq, r.sub, r.fin, r.rw
 		byKey[[2]string{r.ns, r.sh}] = r
 	}
 	return withRetry(ctx, func() error {
@@ -314,7 +323,7 @@ func (s *Store) execLeases(ctx context.Context, h handle, rows []*leaseRow) erro
 			stmt = h.leaseDel
 		}
 		res, err := stmt.QueryContext(ctx, pq.Array(ns), pq.Array(sh), pq.Array(eown), pq.Array(ecnt), pq.Array(own),
-			pq.Array(del), pq.Array(seq), pq.Array(sub), pq.Array(fin))
+			pq.Array(del), pq.Array(seq), pq.Array(sub), pq.Array(fin), pq.Array(rw))
 		if err != nil {
 			return err
 		}

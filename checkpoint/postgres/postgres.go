@@ -94,6 +94,12 @@
 // deadlocking. ListLeases is one SELECT of the stream's namespace (one
 // round trip).
 //
+// A rewind (sdk.LeaseUpdate.Rewind, `kinesis-host rewind -apply`) goes
+// through the same statement and the same WHERE on owner and
+// lease_counter: its position columns are set exactly (sequence_number,
+// what seed readers read, included), backwards too, or cleared to
+// sequence_number -1, sub_sequence_number 0, shard_end false.
+//
 // Any failure of the server or the path to it at run time (server down,
 // connection terminated, failover, a stall) is returned as sdk.Unavailable
 // so the host retries; a broken pooled connection is retried once at once

@@ -711,9 +711,32 @@ func (f *fakeAuth) handle(c net.Conn) {
 }
 
 func TestLeases(t *testing.T) {
-	storetest.RunLeases(t, func(t *testing.T) sdk.Store {
-		s, _ := open(t)
+	var mu sync.Mutex
+	var tables []string
+	storetest.RunLeasesWith(t, func(t *testing.T) sdk.Store {
+		s, name := open(t)
+		mu.Lock()
+		tables = append(tables, name)
+		mu.Unlock()
 		return s
+	}, storetest.Options{
+		// What harlow/kinesis-consumer's store/postgres reads.
+		SeedSequence: func(ctx context.Context, k sdk.CheckpointKey) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, name := range tables {
+				var v string
+				err := admin(t).QueryRowContext(ctx, `SELECT sequence_number::text FROM `+pq.QuoteIdentifier(name)+
+					` WHERE namespace = $1 AND shard_id = $2`, postgres.Namespace(k), k.ShardID).Scan(&v)
+				if err == nil {
+					return v, nil
+				}
+				if !errors.Is(err, sql.ErrNoRows) && !strings.Contains(err.Error(), "does not exist") {
+					return "", err
+				}
+			}
+			return "", nil
+		},
 	})
 }
 

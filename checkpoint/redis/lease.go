@@ -15,14 +15,17 @@ import (
 
 // leaseScript applies one lease update (sdk.LeaseUpdate) as one script:
 // the condition on the stored owner and counter, then the lease, the
-// position (forward only, as setScript) or the deletion of the row.
+// position (forward only, as setScript; exactly, or cleared, for a
+// rewind: the main key, which seed readers read, is SET or DELeted with
+// the hash's seq, sub and end fields) or the deletion of the row.
 //
 //	KEYS[1] main key, KEYS[2] meta hash, KEYS[3] the stream's index set
 //	ARGV[1] expected owner, ARGV[2] expected counter (decimal)
 //	ARGV[3] new owner, ARGV[4] new counter (decimal)
-//	ARGV[5] "d" delete the row, "l" lease only, "c" lease and position
+//	ARGV[5] "d" delete the row, "l" lease only, "c" lease and position,
+//	"r" lease and rewind (the position set exactly, or cleared)
 //	ARGV[6] sequence number, ARGV[7] sub-sequence number, ARGV[8] "1" for
-//	SHARD_END else "0" (with "c")
+//	SHARD_END else "0" (with "c" and "r"; with "r", "" and "0" clear)
 //	ARGV[9] the shard id (the index member)
 //
 // It returns {1} when it applied, {0, stored owner, stored counter} when
@@ -43,6 +46,14 @@ if ARGV[5] == 'd' then
 end
 redis.call('SADD', KEYS[3], ARGV[9])
 if ARGV[5] == 'c' then forward(m, 3, ARGV[6], ARGV[7], ARGV[8]) end
+if ARGV[5] == 'r' then
+  if ARGV[6] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[6]) end
+  if ARGV[6] == '' and ARGV[8] ~= '1' then
+    redis.call('HDEL', KEYS[2], 'seq', 'sub', 'end')
+  else
+    redis.call('HSET', KEYS[2], 'seq', ARGV[6], 'sub', ARGV[7], 'end', ARGV[8])
+  end
+end
 redis.call('HSET', KEYS[2], 'owner', ARGV[3], 'lease', ARGV[4])
 return {1}
 `)
@@ -70,6 +81,21 @@ func (s *Store) UpdateLeases(ctx context.Context, updates []sdk.LeaseUpdate) []e
 		switch {
 		case u.Delete:
 			op = "d"
+		case u.Rewind:
+			op = "r"
+			if u.Checkpoint != nil {
+				argv, skip, err := position(*u.Checkpoint)
+				if err != nil {
+					errs[i] = fmt.Errorf("lease update of %s/%s not applied: %w", u.Key.Stream, u.Key.ShardID, err)
+					continue
+				}
+				if !skip {
+					pos = argv
+					if u.Checkpoint.SequenceNumber == "" {
+						pos[1] = "0" // no sub-sequence number without a sequence number
+					}
+				}
+			}
 		case u.Checkpoint != nil:
 			argv, skip, err := position(*u.Checkpoint)
 			if err != nil {

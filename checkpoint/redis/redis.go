@@ -84,6 +84,12 @@
 // SMEMBERS on the index, then one MULTI/EXEC reading every row (plus the
 // one-time SCAN above).
 //
+// A rewind (sdk.LeaseUpdate.Rewind, `kinesis-host rewind -apply`) is the
+// same script with the same condition: it sets the main key (what seed
+// readers read) and the hash's seq, sub and end to exactly the given
+// position, backwards too, or DELetes the main key and HDELs those fields
+// to clear it; owner and lease are written as for every lease update.
+//
 // Get reads both keys in one MULTI/EXEC. A missing key is "no checkpoint";
 // a connection failure or timeout is returned as sdk.Unavailable, so the
 // host retries and never starts a shard from scratch because Redis was

@@ -47,10 +47,31 @@ import (
 //     of the same key in order.
 //   - An invalid sequence number fails with an error that is not a
 //     conflict and changes nothing.
+//   - A Rewind update sets the position exactly (backwards, out of
+//     ShardEnd, to ShardEnd) under the right owner and counter and bumps
+//     the counter; under a stale one it fails with sdk.ErrConflict and
+//     changes nothing; a nil or empty Checkpoint clears the position (Get
+//     found=false, ListLeases keeps the row's owner and counter); later
+//     checkpoints are forward only from the new position; rewinds apply in
+//     order within a batch; Rewind with Delete deletes.
 func RunLeases(t *testing.T, open func(t *testing.T) sdk.Store) {
 	t.Helper()
+	RunLeasesWith(t, open, Options{})
+}
+
+// RunLeasesWith is RunLeases with backend-specific checks: with
+// Options.SeedSequence, RewindSeedSequence checks that seed-layout readers
+// see a rewound sequence number, and no position after a clear.
+func RunLeasesWith(t *testing.T, open func(t *testing.T) sdk.Store, opts Options) {
+	t.Helper()
 	run := "lt" + RunID()
-	for _, c := range leaseChecks {
+	all := leaseChecks
+	if opts.SeedSequence != nil {
+		all = append(all[:len(all):len(all)], leaseCheck{"RewindSeedSequence", func(t *testing.T, ctx context.Context, e lenv) {
+			checkLeaseRewindSeedSequence(t, ctx, e, opts.SeedSequence)
+		}})
+	}
+	for _, c := range all {
 		t.Run(c.name, func(t *testing.T) {
 			for _, variant := range []string{"direct", "plugin"} {
 				t.Run(variant, func(t *testing.T) {
@@ -109,6 +130,11 @@ var leaseChecks = []leaseCheck{
 	{"RacingBatches", checkRacingBatches},
 	{"Batch", checkLeaseBatch},
 	{"InvalidSequence", checkLeaseInvalid},
+	{"Rewind", checkLeaseRewind},
+	{"RewindStale", checkLeaseRewindStale},
+	{"RewindClear", checkLeaseRewindClear},
+	{"RewindShardEnd", checkLeaseRewindShardEnd},
+	{"RewindBatch", checkLeaseRewindBatch},
 }
 
 // ---- helpers ----
@@ -151,6 +177,10 @@ func describe(u sdk.LeaseUpdate) string {
 	switch {
 	case u.Delete:
 		s += "delete"
+	case u.Rewind && u.Checkpoint == nil:
+		s += fmt.Sprintf("owner %q rewind to no position", u.Owner)
+	case u.Rewind:
+		s += fmt.Sprintf("owner %q rewind to %+v", u.Owner, *u.Checkpoint)
 	case u.Checkpoint != nil:
 		s += fmt.Sprintf("owner %q checkpoint %+v", u.Owner, *u.Checkpoint)
 	default:

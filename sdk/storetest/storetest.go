@@ -43,10 +43,17 @@
 //     positions leave exactly the maximum written in each shard.
 //   - SetBatch, where implemented, returns one result per update and
 //     applies forward, backward, new and duplicate-key updates correctly.
+//   - Rewind, where sdk.Rewinder is implemented, sets the position exactly
+//     (backwards too, out of ShardEnd too), clears it for a nil or empty
+//     checkpoint (Get found=false), keeps the stored owner and counter,
+//     and later Sets are forward only from the new position. Through the
+//     plugin boundary a store without Rewinder answers CodeUnimplemented,
+//     and rewinds mixed with plain writes in one Set call are routed right.
 //
 // With RunWith and Options.SeedSequence, a backend that keeps the seed's
 // layout also checks that a ShardEnd write keeps the last sequence number
-// readable to seed readers.
+// readable to seed readers (and, with RunLeasesWith, that a rewind moves
+// what seed readers see).
 //
 // A store that several hosts can share implements sdk.LeaseStore; run
 // RunLeases on it too (see there for the checks):
@@ -87,6 +94,10 @@ type env struct {
 	// leases: the store implements sdk.LeaseStore, so a plain Set keeps
 	// the stored owner and counter instead of writing cp's.
 	leases bool
+	// rewinder: the store itself implements sdk.Rewinder (through the
+	// plugin boundary the client always does, and a store without it
+	// answers CodeUnimplemented).
+	rewinder bool
 }
 
 // setResult is what Get returns after plain Sets leave want in a row that
@@ -117,6 +128,7 @@ var checks = []check{
 	{"Isolation", checkIsolation},
 	{"RacingWriters", checkRacingWriters},
 	{"SetBatch", checkSetBatch},
+	{"Rewind", checkRewinder},
 }
 
 var nonWord = regexp.MustCompile(`[^a-z0-9]+`)
@@ -166,13 +178,14 @@ func RunWith(t *testing.T, open func(t *testing.T) sdk.Store, opts Options) {
 						t.Fatal("open returned a nil store")
 					}
 					_, leases := s.(sdk.LeaseStore)
+					_, rewinder := s.(sdk.Rewinder)
 					if variant == "plugin" {
 						s = sdk.TestStore(t, s)
 					}
 					ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 					defer cancel()
 					app := run + "-" + nonWord.ReplaceAllString(strings.ToLower(c.name), "") + "-" + variant
-					c.fn(t, ctx, env{s: s, app: app, leases: leases})
+					c.fn(t, ctx, env{s: s, app: app, leases: leases, rewinder: rewinder})
 				})
 			}
 		})

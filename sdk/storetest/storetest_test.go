@@ -65,3 +65,20 @@ func BenchmarkSet(b *testing.B) {
 	b.Run("memory", func(b *testing.B) { storetest.Bench(b, openMemory(b)) })
 	b.Run("file", func(b *testing.B) { storetest.Bench(b, openFile(b)) })
 }
+
+// plainStore hides every optional interface of a store: only Get and Set.
+type plainStore struct{ s sdk.Store }
+
+func (p plainStore) Get(ctx context.Context, k sdk.CheckpointKey) (sdk.Checkpoint, bool, error) {
+	return p.s.Get(ctx, k)
+}
+
+func (p plainStore) Set(ctx context.Context, k sdk.CheckpointKey, cp sdk.Checkpoint) error {
+	return p.s.Set(ctx, k, cp)
+}
+
+// TestPlainStore runs the suite on a store with no optional interface:
+// through the plugin boundary a rewind answers CodeUnimplemented.
+func TestPlainStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) sdk.Store { return plainStore{openFile(t)} })
+}
