@@ -213,7 +213,8 @@ type storeServer struct{ s Store }
 
 func (a *storeServer) Info(context.Context) shared.InfoResponse {
 	_, leases := a.s.(LeaseStore)
-	return shared.InfoResponse{Kind: shared.CheckpointPluginName, Name: binaryName(), SDKVersion: Version, Leases: leases}
+	_, rewinder := a.s.(Rewinder)
+	return shared.InfoResponse{Kind: shared.CheckpointPluginName, Name: binaryName(), SDKVersion: Version, Leases: leases, Rewind: leases || rewinder}
 }
 
 func (a *storeServer) ListLeases(ctx context.Context, req *shared.LeaseListRequest) *shared.LeaseListResponse {

@@ -13,6 +13,11 @@ type InfoResponse struct {
 	// (ListLeases, UpdateLeases): several hosts may share it. Plugins built
 	// before leases leave it false and run single-host.
 	Leases bool
+	// Rewind is set by a checkpoint store built with an sdk that knows
+	// rewind writes (CheckpointUpdate.Rewind, LeaseUpdate.Rewind): an older
+	// plugin would drop the flag and write forward only, so the host
+	// refuses to rewind through it.
+	Rewind bool
 }
 
 // Empty is the argument or reply of calls that carry nothing.
