@@ -332,15 +332,20 @@ func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp
 	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
 }
 
-// wait blocks until every key's version in targets is stored, one is
-// rejected, the writer dies or ctx ends.
-func (c *checkpointer) wait(ctx context.Context, targets map[shared.CheckpointKey]uint64) error {
-	stop := context.AfterFunc(ctx, func() {
+// wakeOnDone wakes the checkpointer's waiters when ctx ends, so a
+// cond.Wait loop sees ctx.Err(); call the returned func when done waiting.
+func (c *checkpointer) wakeOnDone(ctx context.Context) func() bool {
+	return context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
 		c.mu.Unlock()
 	})
-	defer stop()
+}
+
+// wait blocks until every key's version in targets is stored, one is
+// rejected, the writer dies or ctx ends.
+func (c *checkpointer) wait(ctx context.Context, targets map[shared.CheckpointKey]uint64) error {
+	defer c.wakeOnDone(ctx)()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
@@ -438,29 +443,31 @@ func (c *checkpointer) run(ctx context.Context) {
 	}
 }
 
-// observe counts one write RPC's n writes in the metrics; of(i) names
+// observe counts one write RPC of n writes in the metrics; of(i) names
 // write i's stream and whether it carried a position (a renewal does not
 // count in the seed's per-stream "checkpoints").
 func (c *checkpointer) observe(n int, of func(i int) (string, bool), results []shared.Error, rpcErr error, d time.Duration) {
 	if c.metrics == nil {
 		return
 	}
-	name := c.proc.block().Name
+	// One observation per write call (its worst result), as the metric
+	// is documented; the seed's per-stream counter counts positions.
+	result := telemetry.CheckpointOK
 	for i := 0; i < n; i++ {
-		result := telemetry.CheckpointOK
 		switch {
-		case rpcErr != nil || i >= len(results):
+		case rpcErr != nil || i >= len(results) || results[i].Code != "" && results[i].Code != shared.CodeConflict:
 			result = telemetry.CheckpointError
 		case results[i].Code == shared.CodeConflict:
-			result = telemetry.CheckpointConflict
-		case results[i].Code != "":
-			result = telemetry.CheckpointError
-		}
-		c.metrics.CheckpointWrite(name, result, d)
-		if stream, pos := of(i); pos && result == telemetry.CheckpointOK {
-			c.metrics.Checkpointed(stream, 1)
+			if result == telemetry.CheckpointOK {
+				result = telemetry.CheckpointConflict
+			}
+		default:
+			if stream, pos := of(i); pos {
+				c.metrics.Checkpointed(stream, 1)
+			}
 		}
 	}
+	c.metrics.CheckpointWrite(c.proc.block().Name, result, d)
 }
 
 // budgetSpent records a spent restart budget as the writer's fatal error.

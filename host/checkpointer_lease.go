@@ -134,12 +134,7 @@ func (c *checkpointer) fence(ctx context.Context, key shared.CheckpointKey) erro
 		default:
 		}
 	}
-	stop := context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer stop()
+	defer c.wakeOnDone(ctx)()
 	for {
 		switch {
 		case errors.Is(ls.done, errReleased):
@@ -162,12 +157,7 @@ func (c *checkpointer) fence(ctx context.Context, key shared.CheckpointKey) erro
 // returns nil once released, the loss when another host had taken the lease
 // meanwhile, or ctx's error.
 func (c *checkpointer) release(ctx context.Context, key shared.CheckpointKey) error {
-	stop := context.AfterFunc(ctx, func() {
-		c.mu.Lock()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-	})
-	defer stop()
+	defer c.wakeOnDone(ctx)()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := c.keys[key]

@@ -59,9 +59,8 @@ func (w *shardWorker) waitWhilePaused(ctx context.Context) bool {
 	if !h.isPaused(w.s.cfg.Name, w.id) {
 		return true
 	}
-	st := h.stat(w.s.cfg.Name, w.id)
-	st.paused.Store(true)
-	defer st.paused.Store(false)
+	w.stat.paused.Store(true)
+	defer w.stat.paused.Store(false)
 	w.log.Info("shard paused by an operator; its position is kept (kinesis-host resume goes on)")
 	for h.isPaused(w.s.cfg.Name, w.id) {
 		if sleepCtx(ctx, 200*time.Millisecond) != nil {
@@ -154,7 +153,6 @@ func (c controlHost) Status(ctx context.Context) (control.Status, error) {
 			}
 			st.mu.Lock()
 			sh.Owner, sh.Error = st.owner, st.errText
-			start := st.start
 			st.mu.Unlock()
 			switch {
 			case st.ended.Load():
@@ -179,14 +177,7 @@ func (c controlHost) Status(ctx context.Context) (control.Status, error) {
 				pp := pids[s.Handler]
 				sh.PluginPID, sh.PluginRestarts = pp[0], pp[1]
 			}
-			if cp != nil {
-				if pos, ok := cp.peek(shared.CheckpointKey{App: h.conf().App, Stream: s.Name, ShardID: key[1]}); ok {
-					start = &pos
-				}
-			}
-			if start != nil {
-				sh.Checkpoint = control.Checkpoint{SequenceNumber: start.SequenceNumber, SubSequenceNumber: start.SubSequenceNumber, ShardEnd: start.ShardEnd}
-			}
+			sh.Checkpoint = h.position(cp, s.Name, key[1], st)
 			ss.Shards = append(ss.Shards, sh)
 			return true
 		})
@@ -271,17 +262,7 @@ func (c controlHost) Rewind(ctx context.Context, r control.RewindRequest) (contr
 			return true
 		}
 		st := v.(*shardStat)
-		sr := control.ShardRewind{Shard: key[1], To: rewindTo(r.To), Moves: true}
-		st.mu.Lock()
-		if st.start != nil {
-			sr.From = control.Checkpoint{SequenceNumber: st.start.SequenceNumber, SubSequenceNumber: st.start.SubSequenceNumber, ShardEnd: st.start.ShardEnd}
-		}
-		st.mu.Unlock()
-		if cp != nil {
-			if pos, ok := cp.peek(shared.CheckpointKey{App: h.conf().App, Stream: r.Stream, ShardID: key[1]}); ok {
-				sr.From = control.Checkpoint{SequenceNumber: pos.SequenceNumber, SubSequenceNumber: pos.SubSequenceNumber, ShardEnd: pos.ShardEnd}
-			}
-		}
+		sr := control.ShardRewind{Shard: key[1], To: rewindTo(r.To), Moves: true, From: h.position(cp, r.Stream, key[1], st)}
 		if st.ended.Load() && r.To.Kind == control.TargetLatest {
 			sr.Moves, sr.Note = false, "the shard was read to its end: nothing arrives after LATEST"
 		}
@@ -290,6 +271,25 @@ func (c controlHost) Rewind(ctx context.Context, r control.RewindRequest) (contr
 	})
 	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Shard < out.Shards[j].Shard })
 	return out, nil
+}
+
+// position is a shard's checkpoint as far as this host knows it without a
+// store call: the latest handed to the checkpointer, else the one its
+// worker started from.
+func (h *Host) position(cp *checkpointer, stream, shard string, st *shardStat) control.Checkpoint {
+	var pos *shared.Checkpoint
+	st.mu.Lock()
+	pos = st.start
+	st.mu.Unlock()
+	if cp != nil {
+		if latest, ok := cp.peek(shared.CheckpointKey{App: h.conf().App, Stream: stream, ShardID: shard}); ok {
+			pos = &latest
+		}
+	}
+	if pos == nil {
+		return control.Checkpoint{}
+	}
+	return control.Checkpoint{SequenceNumber: pos.SequenceNumber, SubSequenceNumber: pos.SubSequenceNumber, ShardEnd: pos.ShardEnd}
 }
 
 // rewindTo describes a rewind target as a shard iterator position.

@@ -47,8 +47,9 @@ type shardWorker struct {
 	initial bool // the shard was in it
 	closed  bool // and was closed then
 
-	lastCall time.Time // the reader's last GetRecords call
-	lastRead string    // EFO: sequence number of the last record delivered in full
+	stat     *shardStat // what `status` shows of the shard (set by run)
+	lastCall time.Time  // the reader's last GetRecords call
+	lastRead string     // EFO: sequence number of the last record delivered in full
 
 	// With deaggregate, a shard resuming inside a KPL aggregate reads the
 	// aggregate again and skips its user records up to skipSub.
@@ -62,6 +63,7 @@ type shardWorker struct {
 func (w *shardWorker) run(fetch, deliver context.Context) (res shardResult) {
 	res = shardResult{id: w.id}
 	st := w.s.h.stat(w.s.cfg.Name, w.id)
+	w.stat = st
 	st.running.Store(true)
 	defer func() {
 		st.running.Store(false)
@@ -271,9 +273,8 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		}
 		w.s.h.metrics.GetRecords(w.s.cfg.Name, telemetry.GetRecordsOK)
 		w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(pg.behind)*time.Millisecond)
-		st := w.s.h.stat(w.s.cfg.Name, w.id)
-		st.lagMs.Store(pg.behind)
-		st.caughtUp.Store(len(res.Records) < int(limit) && pg.behind == 0)
+		w.stat.lagMs.Store(pg.behind)
+		w.stat.caughtUp.Store(len(res.Records) < int(limit) && pg.behind == 0)
 		if len(pg.recs) > 0 {
 			lastRead = pg.recs[len(pg.recs)-1].SequenceNumber
 		}
@@ -463,9 +464,8 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		if out.done > 0 {
 			w.s.h.metrics.IteratorAge(w.s.cfg.Name, w.id, rest[out.done-1].ApproximateArrivalTimestamp)
 		}
-		st := w.s.h.stat(w.s.cfg.Name, w.id)
-		st.lastBatch.Store(time.Now().UnixNano())
-		st.records.Add(int64(len(rest)))
+		w.stat.lastBatch.Store(time.Now().UnixNano())
+		w.stat.records.Add(int64(len(rest)))
 		done += out.done
 		w.s.h.stats.records.Add(int64(out.done))
 		if out.invalid {
