@@ -108,7 +108,6 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	var lastShards []ShardInfo
 	results := make(chan shardResult)
 	var wg sync.WaitGroup
-	running := 0
 	var firstErr error
 
 	// A failure or StopScan in one shard ends this stream's other shards
@@ -125,7 +124,6 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 			wctx, wcancel := context.WithCancel(fetch)
 			workers[id] = wcancel
 			s.h.metrics.ShardsOwned(s.cfg.Name, len(workers))
-			running++
 			w := &shardWorker{s: s, id: id, log: s.log.With("shard", id),
 				key:     shared.CheckpointKey{App: s.h.conf().App, Stream: s.cfg.Name, ShardID: id},
 				initial: s.initial[id], closed: lin.shards[id].Closed}
@@ -144,15 +142,15 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		// A shard whose lease was lost at a write stops now, not at its
 		// next batch (there may be none for a while): it must be gone
 		// before this host could take the shard again.
-		running := make(map[string]bool, len(workers))
+		busy := make(map[string]bool, len(workers))
 		for id, stop := range workers {
-			running[id] = true
+			busy[id] = true
 			if !handoff[id] && !lost[id] && !s.cp.holds(lz.key(id)) {
 				lost[id] = true
 				stop()
 			}
 		}
-		rr, err := lz.round(fetch, lastShards, running)
+		rr, err := lz.round(fetch, lastShards, busy)
 		s.setOwners(lz, lastShards)
 		if err != nil {
 			if firstErr == nil {
@@ -236,11 +234,8 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	for {
 		select {
 		case r := <-results:
-			running--
-			if stop := workers[r.id]; stop != nil {
-				stop()
-				delete(workers, r.id)
-			}
+			workers[r.id]() // releases the worker's context
+			delete(workers, r.id)
 			s.h.metrics.ShardGone(s.cfg.Name, r.id)
 			s.h.metrics.ShardsOwned(s.cfg.Name, len(workers))
 			if lz != nil {
@@ -310,7 +305,7 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 					launch()
 				}
 			}
-			if running == 0 && fetch.Err() != nil {
+			if len(workers) == 0 && fetch.Err() != nil {
 				wg.Wait()
 				return firstErr
 			}
@@ -319,14 +314,15 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		case <-poll:
 			leaseRound()
 		case <-fetch.Done():
-			if running == 0 {
+			if len(workers) == 0 {
 				wg.Wait()
 				return firstErr
 			}
 			// keep collecting results until every worker has returned
-			for running > 0 {
+			for len(workers) > 0 {
 				r := <-results
-				running--
+				workers[r.id]()
+				delete(workers, r.id)
 				if r.err != nil && firstErr == nil && !errors.Is(r.err, context.Canceled) && !isLeaseLoss(r.err) {
 					firstErr = r.err
 				}
