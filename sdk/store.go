@@ -74,6 +74,11 @@ type LeaseUpdate = shared.LeaseUpdate
 // rows; stores keep them like any other row.
 const WorkerRowPrefix = shared.WorkerRowPrefix
 
+// SubSequenceAt is shared.SubSequenceAt: a rewound position whose record is
+// not done yet. Stores keep it like any sub-sequence number (it sorts just
+// before the record's own positions).
+const SubSequenceAt = shared.SubSequenceAt
+
 // LeaseStore is the optional Store extension that lets several hosts share
 // the store: they coordinate shard leases through it (one lease per shard,
 // in the checkpoint's own row). A store without it runs single-host.

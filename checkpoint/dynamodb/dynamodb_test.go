@@ -711,7 +711,7 @@ func TestInvalidCheckpoint(t *testing.T) {
 	s := open(t, nil)
 	k := sdk.CheckpointKey{App: "invalid", Stream: "s", ShardID: "x"}
 	for _, cp := range []sdk.Checkpoint{
-		{}, {SequenceNumber: "12a"}, {SequenceNumber: strings.Repeat("1", 129)}, {SequenceNumber: "1", SubSequenceNumber: -1},
+		{}, {SequenceNumber: "12a"}, {SequenceNumber: strings.Repeat("1", 129)}, {SequenceNumber: "1", SubSequenceNumber: -2}, // -1 (sdk.SubSequenceAt) is a rewound position
 	} {
 		if err := s.Set(ctxT(t), k, cp); err == nil {
 			t.Errorf("Set(%+v) succeeded", cp)

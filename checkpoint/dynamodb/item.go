@@ -48,8 +48,8 @@ func position(cp sdk.Checkpoint) (string, error) {
 	if cp.SequenceNumber != "" && !sdk.ValidSequence(cp.SequenceNumber) {
 		return "", fmt.Errorf("invalid sequence number %q: want 1 to %d decimal digits", cp.SequenceNumber, seqDigits)
 	}
-	if cp.SubSequenceNumber < 0 {
-		return "", fmt.Errorf("invalid sub-sequence number %d: must not be negative", cp.SubSequenceNumber)
+	if cp.SubSequenceNumber < 0 && cp.SubSequenceNumber != sdk.SubSequenceAt {
+		return "", fmt.Errorf("invalid sub-sequence number %d: must not be negative (except %d, a rewound position)", cp.SubSequenceNumber, sdk.SubSequenceAt)
 	}
 	if cp.ShardEnd {
 		return shardEndPosition, nil
@@ -59,6 +59,11 @@ func position(cp sdk.Checkpoint) (string, error) {
 	}
 	seq := strings.TrimLeft(cp.SequenceNumber, "0")
 	sub := strconv.FormatInt(cp.SubSequenceNumber, 10)
+	if cp.SubSequenceNumber == sdk.SubSequenceAt {
+		// ".-000…" sorts before ".000…" ('-' < '0'): just before the
+		// record itself, after every earlier sequence number.
+		sub = "-" + strings.Repeat("0", subDigits-1)
+	}
 	var b strings.Builder
 	b.Grow(seqDigits + 1 + subDigits)
 	b.WriteString(strings.Repeat("0", seqDigits-len(seq)))

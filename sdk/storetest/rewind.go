@@ -81,6 +81,14 @@ func checkRewinder(t *testing.T, ctx context.Context, e env) {
 	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 4})
 	mustRewind(&sdk.Checkpoint{ShardEnd: true})
 	e.wantCP(t, ctx, k, sdk.Checkpoint{ShardEnd: true})
+	// A rewound position AT a record (sdk.SubSequenceAt): stored as is,
+	// behind the record's own position, forward from there again.
+	mustRewind(&sdk.Checkpoint{SequenceNumber: "640", SubSequenceNumber: sdk.SubSequenceAt})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "640", SubSequenceNumber: sdk.SubSequenceAt})
+	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "639", SubSequenceNumber: 5})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "640", SubSequenceNumber: sdk.SubSequenceAt})
+	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "640"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "640"})
 	// A rewind on a key never written.
 	k2 := e.key("rewind", "shardId-000000000001")
 	if err := rw.Rewind(ctx, k2, &sdk.Checkpoint{SequenceNumber: "42"}); err != nil {
@@ -130,14 +138,23 @@ func checkLeaseRewind(t *testing.T, ctx context.Context, e lenv) {
 	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 7, Owner: "h", LeaseCounter: 5})
 	e.apply(t, ctx, rewind(take(k, "h", 5, "h"), &sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3}))
 	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3, Owner: "h", LeaseCounter: 6})
+	// AT a record (sdk.SubSequenceAt): behind the record, forward again.
+	e.apply(t, ctx, rewind(take(k, "h", 6, "h"), &sdk.Checkpoint{SequenceNumber: "20", SubSequenceNumber: sdk.SubSequenceAt}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", SubSequenceNumber: sdk.SubSequenceAt, Owner: "h", LeaseCounter: 7})
+	e.apply(t, ctx, withCP(take(k, "h", 7, "h"), sdk.Checkpoint{SequenceNumber: "19", SubSequenceNumber: 3}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", SubSequenceNumber: sdk.SubSequenceAt, Owner: "h", LeaseCounter: 8})
+	e.apply(t, ctx, withCP(take(k, "h", 8, "h"), sdk.Checkpoint{SequenceNumber: "20"}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", Owner: "h", LeaseCounter: 9})
+	e.apply(t, ctx, rewind(take(k, "h", 9, "h"), &sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3, Owner: "h", LeaseCounter: 10})
 	// A rewind that releases the lease in the same write.
-	e.apply(t, ctx, rewind(take(k, "h", 6, ""), &sdk.Checkpoint{SequenceNumber: "10"}))
-	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10", LeaseCounter: 7})
+	e.apply(t, ctx, rewind(take(k, "h", 10, ""), &sdk.Checkpoint{SequenceNumber: "10"}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10", LeaseCounter: 11})
 	// Forward only again from there.
-	e.apply(t, ctx, withCP(take(k, "", 7, "h2"), sdk.Checkpoint{SequenceNumber: "9"}))
-	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10", Owner: "h2", LeaseCounter: 8})
-	e.apply(t, ctx, withCP(take(k, "h2", 8, "h2"), sdk.Checkpoint{SequenceNumber: "11"}))
-	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "11", Owner: "h2", LeaseCounter: 9})
+	e.apply(t, ctx, withCP(take(k, "", 11, "h2"), sdk.Checkpoint{SequenceNumber: "9"}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "10", Owner: "h2", LeaseCounter: 12})
+	e.apply(t, ctx, withCP(take(k, "h2", 12, "h2"), sdk.Checkpoint{SequenceNumber: "11"}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "11", Owner: "h2", LeaseCounter: 13})
 
 	// A rewind on a missing row expecting ("", 0) creates it.
 	k2 := e.key("orders", "shardId-000000000001")
