@@ -71,6 +71,12 @@ func planStart(f startFacts) startPlan {
 	switch {
 	case f.found && f.cp.ShardEnd:
 		return startPlan{ended: true, why: "SHARD_END checkpoint: the shard was read to its end"}
+	case f.found && f.cp.IsTrimHorizon():
+		return startPlan{pos: iteratorPosition{typ: types.ShardIteratorTypeTrimHorizon},
+			why: "checkpoint rewound to TRIM_HORIZON (kinesis-host rewind): read from the oldest record kept"}
+	case f.found && f.cp.SubSequenceNumber == shared.SubSequenceAt:
+		return startPlan{pos: iteratorPosition{typ: types.ShardIteratorTypeAtSequenceNumber, seq: f.cp.SequenceNumber},
+			why: "rewound checkpoint (kinesis-host rewind): the record at it is delivered again"}
 	case f.found && f.deaggregate:
 		return startPlan{pos: iteratorPosition{typ: types.ShardIteratorTypeAtSequenceNumber, seq: f.cp.SequenceNumber},
 			skipSeq: f.cp.SequenceNumber, skipSub: f.cp.SubSequenceNumber,

@@ -41,6 +41,12 @@ func TestPlanStart(t *testing.T) {
 			startPlan{pos: at("200"), skipSeq: "200", skipSub: 3}},
 		{"checkpoint on a plain record, deaggregate on", startFacts{found: true, cp: cp, deaggregate: true, configured: latest, streamConsumed: true},
 			startPlan{pos: at("100"), skipSeq: "100", skipSub: 0}},
+		{"rewound to TRIM_HORIZON", startFacts{found: true, cp: shared.RewoundToTrimHorizon(), deaggregate: true, configured: latest, streamConsumed: true, initial: true},
+			startPlan{pos: trim}},
+		{"rewound AT a record, deaggregate off: that record again", startFacts{found: true, cp: shared.Checkpoint{SequenceNumber: "300", SubSequenceNumber: shared.SubSequenceAt}, configured: latest, streamConsumed: true, initial: true},
+			startPlan{pos: at("300")}},
+		{"rewound AT a record, deaggregate on: that record again, nothing skipped", startFacts{found: true, cp: shared.Checkpoint{SequenceNumber: "300", SubSequenceNumber: shared.SubSequenceAt}, deaggregate: true, configured: latest, streamConsumed: true},
+			startPlan{pos: at("300")}},
 		{"checkpoint inside an aggregate, deaggregate off: the aggregate again, whole", startFacts{found: true, cp: inAgg, configured: latest, streamConsumed: true, initial: true},
 			startPlan{pos: at("200")}},
 

@@ -89,6 +89,11 @@ func checkRewinder(t *testing.T, ctx context.Context, e env) {
 	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "640", SubSequenceNumber: sdk.SubSequenceAt})
 	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "640"})
 	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "640"})
+	// Rewound to TRIM_HORIZON: AT sequence number 0, before every record.
+	mustRewind(&sdk.Checkpoint{SequenceNumber: "0", SubSequenceNumber: sdk.SubSequenceAt})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "0", SubSequenceNumber: sdk.SubSequenceAt})
+	mustSet(t, ctx, e.s, k, sdk.Checkpoint{SequenceNumber: "5"})
+	e.wantCP(t, ctx, k, sdk.Checkpoint{SequenceNumber: "5"})
 	// A rewind on a key never written.
 	k2 := e.key("rewind", "shardId-000000000001")
 	if err := rw.Rewind(ctx, k2, &sdk.Checkpoint{SequenceNumber: "42"}); err != nil {
@@ -143,8 +148,8 @@ func checkLeaseRewind(t *testing.T, ctx context.Context, e lenv) {
 	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", SubSequenceNumber: sdk.SubSequenceAt, Owner: "h", LeaseCounter: 7})
 	e.apply(t, ctx, withCP(take(k, "h", 7, "h"), sdk.Checkpoint{SequenceNumber: "19", SubSequenceNumber: 3}))
 	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", SubSequenceNumber: sdk.SubSequenceAt, Owner: "h", LeaseCounter: 8})
-	e.apply(t, ctx, withCP(take(k, "h", 8, "h"), sdk.Checkpoint{SequenceNumber: "20"}))
-	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "20", Owner: "h", LeaseCounter: 9})
+	e.apply(t, ctx, rewind(take(k, "h", 8, "h"), &sdk.Checkpoint{SequenceNumber: "0", SubSequenceNumber: sdk.SubSequenceAt}))
+	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: "0", SubSequenceNumber: sdk.SubSequenceAt, Owner: "h", LeaseCounter: 9})
 	e.apply(t, ctx, rewind(take(k, "h", 9, "h"), &sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3}))
 	e.wantBoth(t, ctx, k, sdk.Checkpoint{SequenceNumber: long, SubSequenceNumber: 3, Owner: "h", LeaseCounter: 10})
 	// A rewind that releases the lease in the same write.
