@@ -79,6 +79,11 @@ type keyState struct {
 	lastLog   time.Time
 
 	lease *leaseState // lease mode: the shard's lease while this host holds it
+
+	// rewind is the version of an operator's rewind (0: none pending):
+	// every write of a version at or past it goes as a rewind write (exact
+	// position, may go backwards) until one is stored.
+	rewind uint64
 }
 
 func (k *keyState) pending() bool { return k.seq > k.stored && k.seq > k.conflict }
@@ -332,6 +337,31 @@ func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp
 	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
 }
 
+// rewind stores cp as key's position even when it is behind the stored one
+// (kinesis-host rewind -apply) and waits until it is stored: one rewind
+// write (CheckpointUpdate.Rewind, or in lease mode a fenced
+// LeaseUpdate.Rewind on the lease this host holds). The shard's worker must
+// be stopped first: positions handed in later move forward from cp again.
+func (c *checkpointer) rewind(ctx context.Context, key shared.CheckpointKey, cp shared.Checkpoint) error {
+	c.mu.Lock()
+	k := c.keys[key]
+	if k == nil {
+		k = &keyState{}
+		c.keys[key] = k
+	}
+	c.seq++
+	k.latest, k.has, k.seq, k.rewind = cp, true, c.seq, c.seq
+	k.conflict, k.rejectErr = 0, ""
+	c.refuseUnheldLocked(k)
+	target := k.seq
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
+}
+
 // wakeOnDone wakes the checkpointer's waiters when ctx ends, so a
 // cond.Wait loop sees ctx.Err(); call the returned func when done waiting.
 func (c *checkpointer) wakeOnDone(ctx context.Context) func() bool {
@@ -534,7 +564,7 @@ func (c *checkpointer) due(now time.Time) ([]shared.CheckpointUpdate, []uint64, 
 			later(k.retryAt)
 			continue
 		}
-		updates = append(updates, shared.CheckpointUpdate{Key: key, Checkpoint: k.latest})
+		updates = append(updates, shared.CheckpointUpdate{Key: key, Checkpoint: k.latest, Rewind: k.rewind != 0 && k.seq >= k.rewind})
 		versions = append(versions, k.seq)
 	}
 	return updates, versions, next
@@ -556,6 +586,9 @@ func (c *checkpointer) record(updates []shared.CheckpointUpdate, versions []uint
 			c.writes++
 			if versions[i] > k.stored {
 				k.stored = versions[i]
+			}
+			if k.rewind != 0 && k.stored >= k.rewind {
+				k.rewind = 0
 			}
 			c.keyRecovered(u.Key, k, now)
 		case shared.CodeConflict:

@@ -241,6 +241,7 @@ func (c *checkpointer) dueLeases(now time.Time) ([]shared.LeaseUpdate, []uint64,
 		if pos {
 			cp := k.latest
 			u.Checkpoint, v = &cp, k.seq
+			u.Rewind = k.rewind != 0 && k.seq >= k.rewind
 		}
 		updates = append(updates, u)
 		versions = append(versions, v)
@@ -268,6 +269,9 @@ func (c *checkpointer) recordLeases(updates []shared.LeaseUpdate, versions []uin
 			if u.Checkpoint != nil {
 				c.writes++
 				k.stored = max(k.stored, versions[i])
+				if k.rewind != 0 && k.stored >= k.rewind {
+					k.rewind = 0
+				}
 			}
 			c.keyRecovered(u.Key, k, now)
 			ls.counter, ls.renewedAt, ls.wantRenew = u.ExpectCounter+1, sentAt, false

@@ -234,45 +234,6 @@ func (c controlHost) setPaused(stream, shard string, on bool) error {
 	return nil
 }
 
-// Rewind implements control.Host. A dry run says, per shard, where its
-// checkpoint is and where the rewind would put it, and changes nothing.
-// Applying it needs a rewind write in every store (one conditional write
-// that may go backwards), which this build does not have yet: -apply
-// answers so and changes nothing.
-func (c controlHost) Rewind(ctx context.Context, r control.RewindRequest) (control.RewindResult, error) {
-	s, err := c.stream(r.Stream)
-	if err != nil {
-		return control.RewindResult{}, err
-	}
-	if err := c.knownShard(r.Stream, r.Shard); err != nil {
-		return control.RewindResult{}, err
-	}
-	if err := r.To.Validate(); err != nil {
-		return control.RewindResult{}, err
-	}
-	if !r.DryRun {
-		return control.RewindResult{}, errors.New("rewind -apply is not available in this build: the checkpoint stores cannot move a checkpoint backwards yet (nothing was changed); stop the host and edit the shard's checkpoint in the store, or rewind with a later release")
-	}
-	h := c.h
-	out := control.RewindResult{Stream: r.Stream, DryRun: true}
-	cp := h.checkpoints[s.Checkpoint]
-	h.shardStats.Range(func(k, v any) bool {
-		key := k.([2]string)
-		if key[0] != r.Stream || (r.Shard != "" && key[1] != r.Shard) {
-			return true
-		}
-		st := v.(*shardStat)
-		sr := control.ShardRewind{Shard: key[1], To: rewindTo(r.To), Moves: true, From: h.position(cp, r.Stream, key[1], st)}
-		if st.ended.Load() && r.To.Kind == control.TargetLatest {
-			sr.Moves, sr.Note = false, "the shard was read to its end: nothing arrives after LATEST"
-		}
-		out.Shards = append(out.Shards, sr)
-		return true
-	})
-	sort.Slice(out.Shards, func(i, j int) bool { return out.Shards[i].Shard < out.Shards[j].Shard })
-	return out, nil
-}
-
 // position is a shard's checkpoint as far as this host knows it without a
 // store call: the latest handed to the checkpointer, else the one its
 // worker started from.
@@ -290,21 +251,6 @@ func (h *Host) position(cp *checkpointer, stream, shard string, st *shardStat) c
 		return control.Checkpoint{}
 	}
 	return control.Checkpoint{SequenceNumber: pos.SequenceNumber, SubSequenceNumber: pos.SubSequenceNumber, ShardEnd: pos.ShardEnd}
-}
-
-// rewindTo describes a rewind target as a shard iterator position.
-func rewindTo(t control.Target) string {
-	switch t.Kind {
-	case control.TargetTimestamp:
-		return "AT_TIMESTAMP " + t.Timestamp.UTC().Format(time.RFC3339Nano)
-	case control.TargetTrimHorizon:
-		return "TRIM_HORIZON"
-	case control.TargetLatest:
-		return "LATEST"
-	case control.TargetSequence:
-		return "AT_SEQUENCE_NUMBER " + t.SequenceNumber
-	}
-	return t.String()
 }
 
 // setOwners records the lease owners the stream's last lease round saw.

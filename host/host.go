@@ -97,6 +97,7 @@ type Host struct {
 	fetch, deliver, writers context.Context
 	exits                   chan streamExit
 	running                 map[string]*streamHandle
+	runners                 sync.Map // stream name → *streamRunner, while it runs (for the control socket)
 	reloadCh                chan reloadRequest
 	revived                 chan struct{} // a plugin whose budget was spent serves again
 	wwg                     sync.WaitGroup

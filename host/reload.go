@@ -44,11 +44,15 @@ func (h *Host) startStream(s *StreamConfig) {
 	h.mu.Lock()
 	handler, cp := h.handlers[s.Handler], h.checkpoints[s.Checkpoint]
 	h.mu.Unlock()
-	r := &streamRunner{h: h, cfg: s, api: h.api, handler: handler, cp: cp, log: h.log.Named("stream").With("stream", s.Name)}
+	r := &streamRunner{h: h, cfg: s, api: h.api, handler: handler, cp: cp, log: h.log.Named("stream").With("stream", s.Name),
+		rewinds: make(chan *rewindOp), stopped: make(chan struct{})}
 	sh := &streamHandle{cfg: s, cancel: cancel}
 	h.running[s.Name] = sh
+	h.runners.Store(s.Name, r)
 	go func() {
 		err := r.run(sf, h.deliver)
+		h.runners.CompareAndDelete(s.Name, r)
+		close(r.stopped)
 		cancel()
 		h.exits <- streamExit{sh, err}
 	}()

@@ -35,6 +35,11 @@ type streamRunner struct {
 	// (it implements the lease calls): only shards whose lease this host
 	// holds run here.
 	leases *streamLeases
+
+	// rewinds takes an operator's rewind (rewind.go); stopped is closed
+	// when run returns.
+	rewinds chan *rewindOp
+	stopped chan struct{}
 }
 
 // setupLeases turns leases on when the stream's checkpoint store has them.
@@ -106,6 +111,10 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	handoff := map[string]bool{}               // shards being handed off (their worker was stopped)
 	lost := map[string]bool{}                  // shards whose lease was lost (their worker was stopped)
 	var lastShards []ShardInfo
+	// An operator's rewind (rewind.go): its shards' workers are stopped,
+	// and none of them starts again until it is written.
+	var rewind *rewindOp
+	rewinding := map[string]bool{} // its shards whose worker is stopping
 	results := make(chan shardResult)
 	var wg sync.WaitGroup
 	var firstErr error
@@ -118,6 +127,9 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	launch := func() {
 		for _, id := range lin.Ready() {
 			if lz != nil && !lz.held[id] {
+				continue
+			}
+			if rewind != nil && rewind.has(id) {
 				continue
 			}
 			lin.Started(id)
@@ -214,6 +226,22 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 		lin.Observe(shards)
 		launch()
 	}
+	// applyPending writes the pending rewind once none of its workers
+	// runs, and lets its shards start again.
+	applyPending := func() {
+		if rewind == nil || len(rewinding) > 0 {
+			return
+		}
+		op := rewind
+		op.done <- s.applyRewind(fetch, op)
+		rewind = nil
+		launch()
+	}
+	defer func() {
+		if rewind != nil {
+			rewind.done <- errors.New("the stream stopped before the rewind was written; nothing was changed")
+		}
+	}()
 	list()
 	leaseRound()
 	tick := time.NewTicker(s.cfg.ShardSyncInterval)
@@ -233,11 +261,48 @@ func (s *streamRunner) run(fetch, deliver context.Context) error {
 	}
 	for {
 		select {
+		case op := <-s.rewinds:
+			if rewind != nil {
+				op.done <- errors.New("another rewind of this stream is being applied; try again")
+				continue
+			}
+			rewind = op
+			for _, rs := range op.shards {
+				if stop := workers[rs.id]; stop != nil && rs.moves {
+					rewinding[rs.id] = true
+					stop()
+				}
+			}
+			applyPending()
 		case r := <-results:
 			workers[r.id]() // releases the worker's context
 			delete(workers, r.id)
 			s.h.metrics.ShardGone(s.cfg.Name, r.id)
 			s.h.metrics.ShardsOwned(s.cfg.Name, len(workers))
+			if rewinding[r.id] && fetch.Err() == nil {
+				delete(rewinding, r.id)
+				delete(handoff, r.id)
+				delete(lost, r.id)
+				switch {
+				case r.ended:
+					lin.Finished(r.id)
+					rewind.drop(r.id, "the shard reached its end while stopping: left as it is")
+				case r.err == nil || errors.Is(r.err, context.Canceled):
+					lin.Stopped(r.id)
+				default:
+					// It failed as it stopped: the stream stops, as for
+					// any failed shard; the rewind is not written.
+					rewind.drop(r.id, "")
+					lin.Stopped(r.id)
+					if firstErr == nil {
+						firstErr = r.err
+						s.log.Error("shard failed; stopping the stream", "shard", r.id, "error", r.err)
+					}
+					cancel()
+				}
+				applyPending()
+				continue
+			}
 			if lz != nil {
 				wasHandoff, wasLost := handoff[r.id], lost[r.id]
 				delete(handoff, r.id)

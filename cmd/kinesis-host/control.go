@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kinesis-host/kinesis-host/host"
 	"github.com/kinesis-host/kinesis-host/host/control"
 )
 
@@ -23,9 +24,6 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
-	// exitNoHostRewind: rewind found no running host, and rewinding the
-	// checkpoint store of a stopped host is not wired in this build.
-	exitNoHostRewind = 3
 )
 
 // How long each control command waits for the host's answer.
@@ -43,8 +41,10 @@ const controlUsage = `Usage:
   kinesis-host rewind [-config config.hcl] -stream S [-shard ID] -to <time|TRIM_HORIZON|LATEST|sequence> [-apply]
 
 They talk to the host started with "kinesis-host run" on the same config file,
-through its control socket <config folder>/data/kinesis-host.sock.
-Exit codes: 0 done, 1 error, 2 bad usage, 3 (rewind) no host is running.
+through its control socket <config folder>/data/kinesis-host.sock. With no
+host running on that file, rewind reads Kinesis and writes the checkpoint
+store itself.
+Exit codes: 0 done, 1 error, 2 bad usage.
 `
 
 // controlFlags are the flags of the control commands; each command
@@ -124,17 +124,18 @@ func runControl(cmd string, args []string, stdout, stderr io.Writer) int {
 		case "pause", "resume":
 			err = pauseResume(ctx, c, cmd, f, stdout)
 		case "rewind":
-			err = rewind(ctx, c, f, target, stdout)
+			err = rewind(ctx, c.Rewind, false, f, target, stdout)
 		}
+	}
+	if errors.Is(err, control.ErrNotRunning) && cmd == "rewind" {
+		// No host runs with this config: rewind through the store.
+		return rewindStopped(ctx, f, target, stdout, stderr)
 	}
 	if err == nil {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "kinesis-host %s: %v\n", cmd, err)
 	switch {
-	case errors.Is(err, control.ErrNotRunning) && cmd == "rewind":
-		fmt.Fprintf(stderr, "Rewinding the checkpoints of a stopped host (writing the checkpoint store directly) is not wired yet in this build: start the host (kinesis-host run -config %s) and run this rewind again.\n", f.config)
-		return exitNoHostRewind
 	case errors.Is(err, control.ErrNotRunning):
 		fmt.Fprintf(stderr, "Start it with: kinesis-host run -config %s (or pass -config with the file the host runs with).\n", f.config)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -341,10 +342,35 @@ func shardFlag(shard string) string {
 	return " -shard " + shard
 }
 
-// rewind runs rewind: a dry run unless -apply.
-func rewind(ctx context.Context, c *control.Client, f controlFlags, to control.Target, w io.Writer) error {
-	res, err := c.Rewind(ctx, control.RewindRequest{Stream: f.stream, Shard: f.shard, To: to, DryRun: !f.apply})
-	if err != nil {
+// rewindStopped runs rewind with no host running on f.config: the
+// checkpoint store is written directly (host.RewindStopped).
+func rewindStopped(ctx context.Context, f controlFlags, to control.Target, stdout, stderr io.Writer) int {
+	cfg, files, diags := host.LoadConfig(f.config)
+	if len(diags) > 0 {
+		_ = host.WriteDiagnostics(stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "%s has errors; nothing was changed.\n", f.config)
+		return exitError
+	}
+	fmt.Fprintf(stderr, "No host is running with %s: reading Kinesis and the checkpoint store directly.\n", f.config)
+	log := newLogger("warn", cfg.LogFormat, stderr)
+	do := func(ctx context.Context, r control.RewindRequest) (control.RewindResult, error) {
+		return host.RewindStopped(ctx, cfg, r, log)
+	}
+	if err := rewind(ctx, do, true, f, to, stdout); err != nil {
+		fmt.Fprintf(stderr, "kinesis-host rewind: %v\n", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// rewind runs rewind through do (the running host's control socket, or
+// the store when stopped): a dry run unless -apply.
+func rewind(ctx context.Context, do func(context.Context, control.RewindRequest) (control.RewindResult, error), stopped bool,
+	f controlFlags, to control.Target, w io.Writer) error {
+	res, err := do(ctx, control.RewindRequest{Stream: f.stream, Shard: f.shard, To: to, DryRun: !f.apply})
+	if err != nil && len(res.Shards) == 0 {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -366,6 +392,10 @@ func rewind(ctx context.Context, c *control.Client, f controlFlags, to control.T
 		fmt.Fprintf(w, "\nDry run: nothing was changed. To apply:\n  kinesis-host rewind -config %s -stream %s%s -to %s -apply\n", f.config, f.stream, shardFlag(f.shard), to)
 		return nil
 	}
-	fmt.Fprintf(w, "\nMoved %d of %d shard(s) of stream %s; the host restarts them from there.\n", moved, len(res.Shards), f.stream)
-	return nil
+	if stopped {
+		fmt.Fprintf(w, "\nMoved %d of %d shard(s) of stream %s; the next host to start reads them from there.\n", moved, len(res.Shards), f.stream)
+	} else {
+		fmt.Fprintf(w, "\nMoved %d of %d shard(s) of stream %s; the host restarts them from there.\n", moved, len(res.Shards), f.stream)
+	}
+	return err
 }
