@@ -47,6 +47,7 @@ type rig struct {
 	out    string // deliveries file
 	cpPath string
 	h      *host.Host
+	cfg    *host.Config // of the last start
 	done   chan error
 	logBuf *syncBuf
 }
@@ -83,6 +84,7 @@ func (r *rig) startAPI(api host.KinesisAPI, streamExtra, handlerExtra, blockExtr
 	src := testHCL{Stream: streamExtra, HandlerBlock: blockExtra, HandlerConfig: recorderConfig(r.out, handlerExtra),
 		Checkpoint: fmt.Sprintf("plugin = \"file\"\n  config { path = %q }", r.cpPath)}.render(r.dir)
 	cfg := parseTestConfig(r.t, r.dir, src)
+	r.cfg = cfg
 	r.logBuf = &syncBuf{}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
 	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})

@@ -264,7 +264,7 @@ func rewindDirect(ctx context.Context, pc procCalls, leases bool, key shared.Che
 		if err != nil {
 			return err
 		}
-		return shared.FromWire(&res[0])
+		return resultErr(res[0])
 	}
 	for attempt := 1; ; attempt++ {
 		rows, err := pc.list(ctx, key.App, key.Stream)
@@ -287,8 +287,16 @@ func rewindDirect(ctx context.Context, pc procCalls, leases bool, key shared.Che
 		if res[0].Code == shared.CodeConflict && attempt < 5 {
 			continue // its owner renewed between the read and the write
 		}
-		return shared.FromWire(&res[0])
+		return resultErr(res[0])
 	}
+}
+
+// resultErr is one write's answer as an error (nil for the zero Error).
+func resultErr(e shared.Error) error {
+	if e.Code == "" {
+		return nil
+	}
+	return &e
 }
 
 // rewindOp is a rewind handed to a running stream's runner, which stops the
@@ -428,8 +436,13 @@ func (s *streamRunner) canRewind(ctx context.Context) error {
 // running: it starts the stream's checkpoint plugin, reads Kinesis to
 // resolve the target and writes the store directly (on a lease store, as
 // conditional writes that also take any remaining owner's lease away).
-// With r.DryRun it only reports.
-func RewindStopped(ctx context.Context, cfg *Config, r control.RewindRequest, log hclog.Logger) (control.RewindResult, error) {
+// With r.DryRun it only reports. opts.Logger and opts.Kinesis are used as
+// by New (StatsInterval is ignored).
+func RewindStopped(ctx context.Context, cfg *Config, r control.RewindRequest, opts Options) (control.RewindResult, error) {
+	log := opts.Logger
+	if log == nil {
+		log = hclog.New(&hclog.LoggerOptions{Name: "kinesis-host", Level: hclog.Warn})
+	}
 	var sc *StreamConfig
 	for _, s := range cfg.Streams {
 		if s.Name == r.Stream {
@@ -444,9 +457,13 @@ func RewindStopped(ctx context.Context, cfg *Config, r control.RewindRequest, lo
 	}
 	ctx, cancel := context.WithTimeout(ctx, rewindTimeout)
 	defer cancel()
-	api, err := NewKinesisClient(ctx, cfg.Kinesis)
-	if err != nil {
-		return control.RewindResult{}, err
+	api := opts.Kinesis
+	if api == nil {
+		client, err := NewKinesisClient(ctx, cfg.Kinesis)
+		if err != nil {
+			return control.RewindResult{}, err
+		}
+		api = client
 	}
 	blk := cfg.Checkpoints[sc.Checkpoint]
 	if blk == nil {

@@ -356,7 +356,7 @@ func rewindStopped(ctx context.Context, f controlFlags, to control.Target, stdou
 	fmt.Fprintf(stderr, "No host is running with %s: reading Kinesis and the checkpoint store directly.\n", f.config)
 	log := newLogger("warn", cfg.LogFormat, stderr)
 	do := func(ctx context.Context, r control.RewindRequest) (control.RewindResult, error) {
-		return host.RewindStopped(ctx, cfg, r, log)
+		return host.RewindStopped(ctx, cfg, r, host.Options{Logger: log})
 	}
 	if err := rewind(ctx, do, true, f, to, stdout); err != nil {
 		fmt.Fprintf(stderr, "kinesis-host rewind: %v\n", err)
