@@ -48,6 +48,7 @@ type rig struct {
 	cpPath string
 	h      *host.Host
 	cfg    *host.Config // of the last start
+	top    string       // extra top-level config lines (testHCL.Top)
 	done   chan error
 	logBuf *syncBuf
 }
@@ -81,7 +82,7 @@ func (r *rig) start(streamExtra, handlerExtra, blockExtra string) {
 // the fake, or the SDK client of a kinesisfake server).
 func (r *rig) startAPI(api host.KinesisAPI, streamExtra, handlerExtra, blockExtra string) {
 	r.t.Helper()
-	src := testHCL{Stream: streamExtra, HandlerBlock: blockExtra, HandlerConfig: recorderConfig(r.out, handlerExtra),
+	src := testHCL{Top: r.top, Stream: streamExtra, HandlerBlock: blockExtra, HandlerConfig: recorderConfig(r.out, handlerExtra),
 		Checkpoint: fmt.Sprintf("plugin = \"file\"\n  config { path = %q }", r.cpPath)}.render(r.dir)
 	cfg := parseTestConfig(r.t, r.dir, src)
 	r.cfg = cfg
@@ -506,7 +507,16 @@ func TestBadPluginFailsFast(t *testing.T) {
 // (in-process), batching, one net/rpc call per batch to a real plugin
 // process that acknowledges everything, coalesced checkpoints to the file
 // plugin. 4 shards × 25,000 records of 1 KiB per iteration.
-func BenchmarkPipeline(b *testing.B) {
+func BenchmarkPipeline(b *testing.B) { benchPipeline(b, "") }
+
+// BenchmarkPipelineTelemetry is BenchmarkPipeline with the telemetry
+// endpoint on (metrics recorded per batch and per GetRecords; nothing
+// scrapes it): the cost of telemetry is the difference.
+func BenchmarkPipelineTelemetry(b *testing.B) {
+	benchPipeline(b, `telemetry { listen = "127.0.0.1:0" }`)
+}
+
+func benchPipeline(b *testing.B, top string) {
 	const shards, perShard, size = 4, 25000, 1024
 	payload := make([]byte, size)
 	b.SetBytes(shards * perShard * size)
@@ -521,6 +531,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 		r := newRig(b, f)
+		r.top = top
 		b.StartTimer()
 		start := time.Now()
 		r.start(`max_records = 10000`, `discard = true`, "")

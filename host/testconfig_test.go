@@ -29,6 +29,8 @@ type testHCL struct {
 	// Checkpoint is the checkpoint block's body; default the file store at
 	// <dir>/cp.db.
 	Checkpoint string
+	// Top holds extra top-level lines (a telemetry {} block...).
+	Top string
 }
 
 // render returns the HCL source; dir holds the default checkpoint file.
@@ -53,6 +55,7 @@ func (c testHCL) render(dir string) string {
 app        = "test"
 plugin_dir = %q
 shutdown_timeout = "10s"
+%s
 stream "s" {
   handler        = %q
   checkpoint     = "cp"
@@ -68,7 +71,7 @@ handler %q {
 checkpoint "cp" {
   %s
 }
-`, bins.PluginDir, c.Handler, stream, c.Handler, c.Plugin, c.HandlerBlock, c.HandlerConfig, c.Checkpoint)
+`, bins.PluginDir, c.Top, c.Handler, stream, c.Handler, c.Plugin, c.HandlerBlock, c.HandlerConfig, c.Checkpoint)
 }
 
 // recorderConfig is the recorder's config {} lines: out plus extra.
