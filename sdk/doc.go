@@ -38,6 +38,11 @@
 //     restart.
 //   - HandleBatch runs concurrently for different shards. Calls for one
 //     shard never overlap.
+//   - Record.Data is only valid during the call: copy it to keep it. The
+//     host sends each batch as one buffer and the sdk hands out slices of
+//     it rather than a copy per record, so a kept Data pins the batch's
+//     buffer and may be overwritten by a later batch in a future sdk. The
+//     strings of a Record may be kept.
 //   - A plugin may crash: the host restarts it and delivers the batch that
 //     was not acknowledged again. Handlers must tolerate redelivery
 //     (at-least-once).

@@ -7,8 +7,21 @@ import (
 
 // Record is one Kinesis record as a handler sees it.
 type Record struct {
-	// Data is the record's payload. It is only valid during the call; copy
-	// it to keep it.
+	// Data is the record's payload. It is only valid during the call: copy
+	// it (bytes.Clone) to keep it after HandleBatch (or the HandlerFunc)
+	// returns, or to hand it to a goroutine that outlives the call.
+	//
+	// The sdk does not copy payloads: the host sends a batch as one buffer
+	// and every Data of the batch is a slice of it. Keeping one Data keeps
+	// the whole batch's buffer (up to batch_max_bytes) in memory, and a
+	// later sdk may reuse the buffer for the next batch, which would change
+	// a kept Data under the handler's feet. Reading and modifying Data in
+	// place during the call are fine: each Data's capacity ends at its own
+	// last byte, so appending to it copies and no write through it reaches
+	// another record or the strings. PartitionKey, SequenceNumber and
+	// ShardID are ordinary strings that may be kept (the partition keys
+	// and sequence numbers of a batch share one allocation, so keeping one
+	// keeps that of its batch, a few tens of bytes per record).
 	Data []byte
 	// PartitionKey the producer chose.
 	PartitionKey string

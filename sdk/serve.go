@@ -106,7 +106,7 @@ func NewCheckpointServer(s Store) shared.CheckpointServer { return &storeServer{
 type handlerServer struct{ h Handler }
 
 func (a *handlerServer) Info(context.Context) shared.InfoResponse {
-	return shared.InfoResponse{Kind: shared.HandlerPluginName, Name: binaryName(), SDKVersion: Version}
+	return shared.InfoResponse{Kind: shared.HandlerPluginName, Name: binaryName(), SDKVersion: Version, WireVersion: shared.WireVersion}
 }
 
 func configure(ctx context.Context, target any, req *shared.ConfigureRequest) *shared.ConfigureResponse {
@@ -123,10 +123,13 @@ func (a *handlerServer) Configure(ctx context.Context, req *shared.ConfigureRequ
 }
 
 func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchRequest) (resp *shared.BatchResponse) {
-	b := batchFromWire(req)
+	b, err := batchFromWire(req)
+	if err != nil {
+		return &shared.BatchResponse{Err: &shared.Error{Code: shared.CodeBadRequest, Message: err.Error()}}
+	}
 	defer func() {
 		if v := recover(); v != nil {
-			resp = &shared.BatchResponse{Err: batchPanicError(req, v)}
+			resp = &shared.BatchResponse{Err: batchPanicError(b, v)}
 		}
 	}()
 	res := a.h.HandleBatch(ctx, b)
@@ -138,14 +141,14 @@ func (a *handlerServer) HandleBatch(ctx context.Context, req *shared.BatchReques
 // and nothing of the batch is acknowledged. The handler did not say which
 // record failed, so the error has code CodeBatchFailed: the host splits
 // the batch until the record at fault is alone.
-func batchPanicError(req *shared.BatchRequest, v any) *shared.Error {
+func batchPanicError(b *Batch, v any) *shared.Error {
 	first := "none"
-	if len(req.Records) > 0 {
-		first = req.Records[0].SequenceNumber
+	if len(b.Records) > 0 {
+		first = b.Records[0].SequenceNumber
 	}
 	e := panicError(fmt.Sprintf("HandleBatch panicked on a batch of %d record(s) of shard %s starting at %s (a batch panic cannot say which record failed: the host splits the batch to find it; sdk.EachRecord fails the record at fault directly)",
-		len(req.Records), req.ShardID, first), v)
-	if len(req.Records) > 1 {
+		len(b.Records), b.ShardID, first), v)
+	if len(b.Records) > 1 {
 		e.Code = shared.CodeBatchFailed
 	}
 	return e
@@ -173,11 +176,37 @@ func (a *handlerServer) Shutdown(ctx context.Context) *shared.Error {
 	return nil
 }
 
-func batchFromWire(req *shared.BatchRequest) *Batch {
+// batchFromWire turns a request into the handler's Batch, from either wire
+// form. A packed batch costs a fixed number of allocations whatever its
+// size (the Records slice and one copy of its strings): each Record.Data
+// is a slice of the received buffer, not a copy (see Record.Data). An
+// error means the request cannot be read (CodeBadRequest).
+func batchFromWire(req *shared.BatchRequest) (*Batch, error) {
 	b := &Batch{
 		Stream: req.Stream, ShardID: req.ShardID, MillisBehindLatest: req.MillisBehindLatest,
-		Attempt: req.Attempt, Records: make([]Record, len(req.Records)),
+		Attempt: req.Attempt,
 	}
+	if req.Packed != nil {
+		if len(req.Records) > 0 {
+			return nil, fmt.Errorf("batch of shard %s carries both Records and Packed", req.ShardID)
+		}
+		rd, err := shared.ReadPacked(req.Packed)
+		if err != nil {
+			return nil, fmt.Errorf("batch of shard %s: %w", req.ShardID, err)
+		}
+		b.Records = make([]Record, rd.Len())
+		var w shared.Record
+		for i := range b.Records {
+			rd.Next(&w)
+			b.Records[i] = Record{
+				Data: w.Data, PartitionKey: w.PartitionKey, SequenceNumber: w.SequenceNumber,
+				SubSequenceNumber: w.SubSequenceNumber, ApproximateArrivalTimestamp: w.ApproximateArrivalTimestamp,
+				ShardID: req.ShardID,
+			}
+		}
+		return b, nil
+	}
+	b.Records = make([]Record, len(req.Records))
 	for i := range req.Records {
 		w := &req.Records[i]
 		b.Records[i] = Record{
@@ -186,7 +215,7 @@ func batchFromWire(req *shared.BatchRequest) *Batch {
 			ShardID: req.ShardID,
 		}
 	}
-	return b
+	return b, nil
 }
 
 // resultToWire validates a handler's result and converts it. An out-of-range

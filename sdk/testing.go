@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	plugin "github.com/hashicorp/go-plugin"
 
@@ -17,11 +18,20 @@ import (
 //	c := sdk.TestHandler(t, myHandler)
 //	res, err := c.HandleBatch(ctx, &sdk.Batch{ShardID: "shardId-0", Records: recs})
 //
-// The connection is closed when the test ends.
+// Like the host, the client asks the plugin's Info first and sends batches
+// in the newest wire format it reads (packed: every Record.Data the
+// handler sees is a slice of one buffer, as in production). The connection
+// is closed when the test ends.
 func TestHandler(t testing.TB, h Handler) *TestHandlerClient {
 	t.Helper()
 	raw := dispense(t, shared.HandlerPluginName, &shared.HandlerPlugin{Impl: NewHandlerServer(h)})
-	return &TestHandlerClient{c: raw.(*shared.HandlerClient)}
+	c := raw.(*shared.HandlerClient)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatalf("handler Info: %v", err)
+	}
+	return &TestHandlerClient{c: c}
 }
 
 // TestStore serves s in-process through the real net/rpc boundary.
@@ -70,7 +80,8 @@ func (c *TestHandlerClient) Configure(ctx context.Context, cfg any) error {
 // HandleBatch delivers b and returns the handler's result as the host
 // would see it. The error is a transport error.
 func (c *TestHandlerClient) HandleBatch(ctx context.Context, b *Batch) (BatchResult, error) {
-	req := &shared.BatchRequest{Stream: b.Stream, ShardID: b.ShardID, MillisBehindLatest: b.MillisBehindLatest, Attempt: b.Attempt}
+	req := &shared.BatchRequest{Stream: b.Stream, ShardID: b.ShardID, MillisBehindLatest: b.MillisBehindLatest, Attempt: b.Attempt,
+		Records: make([]shared.Record, 0, len(b.Records))}
 	for _, r := range b.Records {
 		req.Records = append(req.Records, shared.Record{
 			Data: r.Data, PartitionKey: r.PartitionKey, SequenceNumber: r.SequenceNumber,

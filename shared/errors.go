@@ -39,6 +39,14 @@ const (
 	CodeCorrupt Code = "corrupt_record"
 	// CodeUnimplemented: the plugin does not implement the call.
 	CodeUnimplemented Code = "unimplemented"
+	// CodeBadRequest: the plugin could not read the request (a packed
+	// batch that does not decode: a bug on one side of the wire, never the
+	// fault of a record). It never reaches the host as a handler's answer:
+	// the plugin side of the RPC turns a response with this code into a
+	// failed call, so the host treats the batch as not delivered (it
+	// restarts the plugin and delivers the batch again) and applies no
+	// record's failure policy.
+	CodeBadRequest Code = "bad_request"
 	// CodeInternal: anything else.
 	CodeInternal Code = "internal"
 )

@@ -3,6 +3,8 @@ package shared
 import (
 	"context"
 	"net/rpc"
+	"sync"
+	"sync/atomic"
 
 	plugin "github.com/hashicorp/go-plugin"
 )
@@ -36,7 +38,7 @@ func (p *HandlerPlugin) Server(*plugin.MuxBroker) (any, error) {
 
 // Client implements plugin.Plugin.
 func (p *HandlerPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
-	return &HandlerClient{commonClient{c: c}}, nil
+	return &HandlerClient{commonClient: commonClient{c: c}}, nil
 }
 
 // HandlerRPCServer is the net/rpc receiver inside a handler plugin. Its
@@ -52,6 +54,11 @@ func (s *HandlerRPCServer) HandleBatch(req BatchRequest, reply *BatchResponse) e
 	defer cancel()
 	defer guard("HandleBatch", func(e *Error) { *reply = BatchResponse{Err: e} })
 	*reply = *s.impl.HandleBatch(ctx, &req)
+	if reply.Err != nil && reply.Err.Code == CodeBadRequest {
+		// The request could not be read: the call failed, no record is
+		// to blame (see CodeBadRequest).
+		return reply.Err
+	}
 	return nil
 }
 
@@ -76,17 +83,81 @@ func (s *HandlerRPCServer) Shutdown(timeoutMs int64, reply *ConfigureResponse) e
 // HandlerClient is the host's stub for a handler plugin. Safe for
 // concurrent use. Every method returns an error wrapping ErrPluginGone when
 // the plugin process is gone.
+//
+// The client speaks the newest batch wire format the plugin advertised in
+// the answer to its last Info call (InfoResponse.WireVersion, capped at
+// this build's WireVersion); before any Info call, or after one that
+// failed, it sends the form every plugin reads (WireRecords). The host
+// calls Info once on every plugin instance it starts, each of which has its
+// own client, so the form is decided per plugin instance.
 type HandlerClient struct {
 	commonClient
+	wire atomic.Int32
 }
+
+// Info asks the plugin to describe itself and remembers the batch wire
+// format it reads (see HandlerClient).
+func (h *HandlerClient) Info(ctx context.Context) (InfoResponse, error) {
+	info, err := h.commonClient.Info(ctx)
+	if err == nil {
+		h.SetWireVersion(info.WireVersion)
+	}
+	return info, err
+}
+
+// SetWireVersion sets the batch wire format HandleBatch sends, as an Info
+// answer would: WireRecords, or WirePacked (any value above this build's
+// WireVersion counts as WireVersion, any value below 0 as WireRecords).
+// Tests and benchmarks use it to pin a form.
+func (h *HandlerClient) SetWireVersion(v int) {
+	h.wire.Store(int32(max(WireRecords, min(v, WireVersion))))
+}
+
+// WireVersion is the batch wire format HandleBatch sends.
+func (h *HandlerClient) WireVersion() int { return int(h.wire.Load()) }
+
+// packBufs holds the host's batch encoding buffers. A buffer is back in the
+// pool as soon as its call's request is written (see send); one larger than
+// maxPooledPack is left to the garbage collector.
+var packBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPack bounds the buffers kept in packBufs (a GetRecords page is
+// at most 10 MiB of data).
+const maxPooledPack = 16 << 20
 
 // HandleBatch delivers one batch. The returned error is a transport or
 // deadline error (the batch's fate is unknown: deliver it again); the
 // handler's own verdict is in the response.
+//
+// The caller fills req.Records. When the plugin reads packed batches, the
+// client lays the records out in one reused buffer and sends that in
+// req.Packed instead (req itself is not changed, apart from TimeoutMillis):
+// encoding allocates nothing per record, and the plugin reads the records
+// without a copy or an allocation per record. A req that already carries
+// Packed is sent as it is.
 func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*BatchResponse, error) {
 	req.TimeoutMillis = timeoutMillis(ctx)
 	out := new(BatchResponse)
-	if err := call(ctx, h.c, "Plugin.HandleBatch", req, out); err != nil {
+	if h.wire.Load() < WirePacked || req.Packed != nil {
+		if err := call(ctx, h.c, "Plugin.HandleBatch", req, out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	buf := packBufs.Get().(*[]byte)
+	wire := *req
+	wire.Records = nil
+	wire.Packed = AppendPacked((*buf)[:0], req.Records)
+	cl, err := send(ctx, h.c, "Plugin.HandleBatch", &wire, out)
+	// send has written the request: the buffer is free again.
+	if cap(wire.Packed) <= maxPooledPack {
+		*buf = wire.Packed[:0]
+		packBufs.Put(buf)
+	}
+	if err == nil {
+		err = wait(ctx, cl, "Plugin.HandleBatch")
+	}
+	if err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -12,10 +12,30 @@ import (
 // when ctx ends first the call is abandoned (its reply is discarded when it
 // arrives) and ctx's error is returned.
 func call(ctx context.Context, c *rpc.Client, method string, args, reply any) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+	cl, err := send(ctx, c, method, args, reply)
+	if err != nil {
+		return err
 	}
-	cl := c.Go(method, args, reply, make(chan *rpc.Call, 1))
+	return wait(ctx, cl, method)
+}
+
+// send starts a call: when it returns, args has been encoded and written
+// (or the call failed), so the caller may reuse memory args refers to.
+// That holds for net/rpc's client (Client.Go runs Client.send, which calls
+// the codec's WriteRequest under the request mutex before returning;
+// go-plugin builds its clients with rpc.NewClient, whose gob codec encodes
+// args into its own buffer and flushes it to the connection inside
+// WriteRequest): nothing keeps a reference to args after Go returns, even
+// when the call is later abandoned.
+func send(ctx context.Context, c *rpc.Client, method string, args, reply any) (*rpc.Call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", method, err)
+	}
+	return c.Go(method, args, reply, make(chan *rpc.Call, 1)), nil
+}
+
+// wait waits for a call started by send, bounded by ctx.
+func wait(ctx context.Context, cl *rpc.Call, method string) error {
 	select {
 	case <-cl.Done:
 		return transportError(method, cl.Error)

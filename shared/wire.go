@@ -18,6 +18,13 @@ type InfoResponse struct {
 	// plugin would drop the flag and write forward only, so the host
 	// refuses to rewind through it.
 	Rewind bool
+	// WireVersion is set by a handler plugin: the newest batch wire format
+	// it reads (WirePacked for this sdk; see shared.WireVersion). A plugin
+	// built before packed batches does not have the field, gob decodes it
+	// as 0 (WireRecords), and the host sends it BatchRequest.Records. The
+	// host's HandlerClient remembers the value from its Info call and picks
+	// the form of every batch it sends that plugin instance by it.
+	WireVersion int
 }
 
 // Empty is the argument or reply of calls that carry nothing.
@@ -51,10 +58,25 @@ type Record struct {
 
 // BatchRequest is one handler call: consecutive records of one shard, in
 // order. The host sends at most one batch per shard at a time.
+//
+// The records travel in one of two forms, never both: Records (gob of a
+// slice of structs, the form every plugin reads) or Packed (one buffer laid
+// out by AppendPacked, for plugins whose InfoResponse.WireVersion is
+// WirePacked or newer). Callers of HandlerClient.HandleBatch always fill
+// Records; the client packs them when the plugin instance can read it.
 type BatchRequest struct {
-	Stream             string
-	ShardID            string
-	Records            []Record
+	Stream  string
+	ShardID string
+	// Records is the batch in the original form. Empty when Packed is set.
+	Records []Record
+	// Packed is the batch laid out by AppendPacked (read it with
+	// ReadPacked). Nil unless the plugin advertised WirePacked; a plugin
+	// built before packed batches never sees it (gob drops fields the
+	// receiver does not know, which is why it is only sent to plugins that
+	// said they read it). Gob never sends an empty slice, so a packed batch,
+	// which is never empty (its format byte and count), arrives non-nil and
+	// a Records batch arrives with Packed nil.
+	Packed             []byte
 	MillisBehindLatest int64
 	// Attempt counts deliveries of this batch's first record: 1 the first
 	// time, more after a plugin crash or a retry.
