@@ -38,15 +38,16 @@ import (
 // handler plugin's report (internal/testplugins/nullhandler), which the
 // baselines write too. Times are Unix nanoseconds.
 type report struct {
-	ScanStartNs int64 `json:"scan_start_ns"`
-	FirstNs     int64 `json:"first_ns"`
-	LastNs      int64 `json:"last_ns"`
-	Records     int64 `json:"records"`
-	Bytes       int64 `json:"bytes"`
-	Batches     int64 `json:"batches"`
-	Shards      int   `json:"shards"`
-	Complete    bool  `json:"complete"`
-	PID         int   `json:"pid"`
+	ScanStartNs  int64 `json:"scan_start_ns"`
+	AllStartedNs int64 `json:"all_started_ns"`
+	FirstNs      int64 `json:"first_ns"`
+	LastNs       int64 `json:"last_ns"`
+	Records      int64 `json:"records"`
+	Bytes        int64 `json:"bytes"`
+	Batches      int64 `json:"batches"`
+	Shards       int   `json:"shards"`
+	Complete     bool  `json:"complete"`
+	PID          int   `json:"pid"`
 	// Calls counts GetRecords calls (baselines only).
 	Calls int64 `json:"calls,omitempty"`
 }
@@ -84,6 +85,7 @@ func (c *counter) shardStarted() {
 		c.rep.ScanStartNs = now
 	}
 	c.rep.Shards++
+	c.rep.AllStartedNs = now
 	c.mu.Unlock()
 }
 

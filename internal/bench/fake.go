@@ -11,9 +11,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -49,12 +52,27 @@ func sizeName(n int) string {
 type fakeArgs struct {
 	Data dataset `json:"data"`
 	Dir  string  `json:"dir"` // where the CA certificate is written
+	// StockJSON answers GetRecords with the Front's own encoding/json
+	// encoder instead of fastGetRecords.
+	StockJSON bool `json:"stock_json"`
 }
 
 // runFake is the fake helper's main: fill the fake, serve it, print
 // "READY <url> <ca file> <put seconds>" on stdout, and serve until stdin
 // is closed (the benchmark closes it, or dies).
 func runFake(a fakeArgs) error {
+	if path := os.Getenv("KINESIS_BENCH_FAKE_PROFILE"); path != "" {
+		// A CPU profile of the fake itself, for looking into the harness.
+		pf, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pf.Close()
+		defer pprof.StopCPUProfile()
+	}
 	f := kinesisfake.New()
 	if err := f.CreateStream(streamName, a.Data.Shards); err != nil {
 		return err
@@ -77,8 +95,21 @@ func runFake(a fakeArgs) error {
 		}
 	}
 	put := time.Since(t0)
-	srv := kinesisfake.NewServer(f)
-	defer srv.Close()
+	// As kinesisfake.NewServer does (TLS, HTTP/2), with the fast
+	// GetRecords answer in front of the Front.
+	fr := f.Handler()
+	var h http.Handler = &fastGetRecords{f: f, front: fr}
+	if a.StockJSON {
+		h = fr
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.Config.ConnContext = fr.ConnContext
+	srv.StartTLS()
+	defer func() {
+		fr.Close()
+		srv.Close()
+	}()
 	ca := filepath.Join(a.Dir, "fake-ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		return err
@@ -98,8 +129,8 @@ type fakeProc struct {
 }
 
 // startFake starts a fake helper holding d and waits until it serves.
-func startFake(d dataset, dir string) (*fakeProc, error) {
-	cmd, err := roleCommand(roleFake, fakeArgs{Data: d, Dir: dir}, os.Environ())
+func startFake(d dataset, dir string, stockJSON bool) (*fakeProc, error) {
+	cmd, err := roleCommand(roleFake, fakeArgs{Data: d, Dir: dir, StockJSON: stockJSON}, os.Environ())
 	if err != nil {
 		return nil, err
 	}

@@ -123,6 +123,7 @@ func main() {
 	data := flag.String("data", "", "data sets as SHARDSxRECORDSxBYTES, comma-separated (default: the full matrix, or the quick one)")
 	flag.StringVar(&o.Redis, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis checkpoint rows")
 	flag.StringVar(&o.PProf, "pprof", "", "write a CPU profile of every host row into this directory (the host's telemetry endpoint)")
+	flag.BoolVar(&o.FakeStockJSON, "fake-stock-json", false, "the fake Kinesis answers GetRecords through its own encoding/json encoder (slower: it takes CPU from the consumers)")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (configs, host logs, reports)")
 	flag.Parse()
 	o.Checkpoints = splitList(*cps)

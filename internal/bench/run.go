@@ -29,6 +29,8 @@ type options struct {
 	Redis       string
 	PProf       string
 	Keep        bool
+	// FakeStockJSON: the fake answers GetRecords with encoding/json.
+	FakeStockJSON bool
 }
 
 // The data sets of the full matrix: the three reference rows (4 ×
@@ -59,6 +61,7 @@ type result struct {
 	Checkpoint string
 	Records    int64
 	Scan       time.Duration // scan start to the last record
+	Ramp       time.Duration // scan start to the last shard's start
 	First      time.Duration // process start to the first record
 	CPU        time.Duration // the consumer's process, with its plugins
 	RSS        int64         // peak RSS in bytes: host + plugins (summed) or the baseline's
@@ -157,7 +160,7 @@ func run(o options, out, log io.Writer) error {
 		if err := os.MkdirAll(ddir, 0o755); err != nil {
 			return err
 		}
-		fk, err := startFake(d, ddir)
+		fk, err := startFake(d, ddir, o.FakeStockJSON)
 		if err != nil {
 			return err
 		}
@@ -268,6 +271,7 @@ func runBaselineRow(role string, d dataset, fk *fakeProc, dir string) *result {
 func (r *result) fill(rep report, t0 time.Time, d dataset) {
 	r.Records = rep.Records
 	r.Scan = time.Duration(rep.LastNs - rep.ScanStartNs)
+	r.Ramp = time.Duration(rep.AllStartedNs - rep.ScanStartNs)
 	r.First = time.Duration(rep.FirstNs - t0.UnixNano())
 	switch {
 	case !rep.Complete || rep.Records < d.total():

@@ -38,8 +38,8 @@ func writeTables(w io.Writer, rs []*result, fakes []string, took time.Duration) 
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "### Where the CPU and memory went")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| mode | data | checkpoint | scan s | CPU s | host process CPU s | handler plugin CPU s | store plugin CPU s | RSS MiB host / handler / store | GetRecords calls | note |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---|---:|---|")
+	fmt.Fprintln(w, "| mode | data | checkpoint | scan s | all shards started s | CPU s | host process CPU s | handler plugin CPU s | store plugin CPU s | RSS MiB host / handler / store | GetRecords calls | note |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|")
 	for _, r := range rs {
 		if r.Err != nil {
 			continue
@@ -54,14 +54,16 @@ func writeTables(w io.Writer, rs []*result, fakes []string, took time.Duration) 
 		if r.Calls > 0 {
 			calls = fmt.Sprint(r.Calls)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n",
-			r.Mode, r.Data, r.Checkpoint, r.Scan.Seconds(), r.CPU.Seconds(), own, hcpu, scpu, rss, calls, r.Note)
+		fmt.Fprintf(w, "| %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n",
+			r.Mode, r.Data, r.Checkpoint, r.Scan.Seconds(), r.Ramp.Seconds(), r.CPU.Seconds(), own, hcpu, scpu, rss, calls, r.Note)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Notes:")
 	fmt.Fprintln(w, "- rec/s: records / (last record − scan start); scan start is the first ShardStarted (host: the handler plugin's, after")
 	fmt.Fprintln(w, "  checkpoint reads, leases and GetShardIterator; baselines: after GetShardIterator). first record ms: process start to")
 	fmt.Fprintln(w, "  the handler's first record, so it includes process start, plugin starts, checkpoint reads and the first GetRecords.")
+	fmt.Fprintln(w, "- all shards started: scan start to the last ShardStarted. With the redis store the host takes shard leases, and a")
+	fmt.Fprintln(w, "  host that finds no other worker takes them gradually at first (one per lease poll), which the redis rows' rec/s include.")
 	fmt.Fprintln(w, "- CPU: user + system seconds of the consumer process for its whole life (start-up and shutdown included), from wait4;")
 	fmt.Fprintln(w, "  a host's figure includes its plugins (reaped children). The per-plugin split is sampled from /proc just before")
 	fmt.Fprintln(w, "  SIGTERM (10 ms resolution; the plugins' shutdown is in \"host process\").")

@@ -34,6 +34,10 @@ type Report struct {
 	// ScanStartNs is the first ShardStarted call: the host is about to
 	// read its first shard.
 	ScanStartNs int64 `json:"scan_start_ns"`
+	// AllStartedNs is the last ShardStarted call so far: every shard is
+	// being read (with a shared store, leases may be taken over several
+	// polls).
+	AllStartedNs int64 `json:"all_started_ns"`
 	// FirstNs is when the first batch arrived, LastNs when the batch that
 	// brought the count to Expect arrived (at Shutdown: the last batch).
 	FirstNs int64 `json:"first_ns"`
@@ -77,6 +81,7 @@ func (n *null) ShardStarted(ctx context.Context, s sdk.ShardInfo) error {
 		n.rep.ScanStartNs = now
 	}
 	n.rep.Shards++
+	n.rep.AllStartedNs = now
 	return nil
 }
 
