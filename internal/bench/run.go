@@ -99,8 +99,16 @@ func (r *result) label() string {
 
 // run runs the matrix and prints the tables to out, progress to log.
 func run(o options, out, log io.Writer) error {
+	_, err := runMatrix(o, out, log)
+	return err
+}
+
+// runMatrix runs the matrix, prints the tables to out and progress to
+// log, and returns the rows. The error says whether any row failed (the
+// rows are returned anyway) or the run could not start.
+func runMatrix(o options, out, log io.Writer) ([]*result, error) {
 	if runtime.GOOS != "linux" {
-		return errors.New("the benchmark reads /proc and wait4 rusage: Linux only")
+		return nil, errors.New("the benchmark reads /proc and wait4 rusage: Linux only")
 	}
 	data := o.Data
 	if len(data) == 0 {
@@ -111,17 +119,17 @@ func run(o options, out, log io.Writer) error {
 	}
 	for _, m := range o.Modes {
 		if m != roleSDK && m != roleInProc && m != "host" {
-			return fmt.Errorf("unknown mode %q (sdk, in-process, host)", m)
+			return nil, fmt.Errorf("unknown mode %q (sdk, in-process, host)", m)
 		}
 	}
 	for _, c := range o.Checkpoints {
 		if c != "memory" && c != "file" && c != "redis" {
-			return fmt.Errorf("unknown checkpoint %q (memory, file, redis)", c)
+			return nil, fmt.Errorf("unknown checkpoint %q (memory, file, redis)", c)
 		}
 	}
 	dir, err := os.MkdirTemp("", "kinesis-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if o.Keep {
 		fmt.Fprintln(log, "bench: work directory", dir)
@@ -133,7 +141,7 @@ func run(o options, out, log io.Writer) error {
 	var bins binaries
 	if slices.Contains(o.Modes, "host") {
 		if bins, err = getBinaries(o.Bin, filepath.Join(dir, "bin"), log); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var rdb *redis.Client
@@ -144,7 +152,7 @@ func run(o options, out, log io.Writer) error {
 		err := rdb.Ping(ctx).Err()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("redis checkpoint rows need Redis at %s (make services starts one): %w", o.Redis, err)
+			return nil, fmt.Errorf("redis checkpoint rows need Redis at %s (make services starts one): %w", o.Redis, err)
 		}
 		defer cleanRedis(rdb, redisPrefix(runID))
 	}
@@ -154,15 +162,17 @@ func run(o options, out, log io.Writer) error {
 		results []*result
 		fakes   []string
 	)
-	t0 := time.Now()
+	var fatal error
+	t0, load0 := time.Now(), loadAvg()
 	for di, d := range data {
 		ddir := filepath.Join(dir, fmt.Sprintf("data%d", di))
 		if err := os.MkdirAll(ddir, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		fk, err := startFake(d, ddir, o.FakeStockJSON)
 		if err != nil {
-			return err
+			fatal = fmt.Errorf("%s: %w", d, err)
+			break
 		}
 		fmt.Fprintf(log, "bench: %s: fake Kinesis filled in %s\n", d, fk.Put.Round(time.Millisecond))
 		var rows []*result
@@ -191,19 +201,33 @@ func run(o options, out, log io.Writer) error {
 		results = append(results, rows...)
 	}
 	var b strings.Builder
-	writeTables(&b, results, fakes, time.Since(t0))
+	writeTables(&b, results, fakes, fmt.Sprintf("%s; load average (1 min) %s at the start, %s at the end",
+		time.Since(t0).Round(time.Second), load0, loadAvg()))
 	fmt.Fprint(out, b.String())
 	if o.Out != "" {
 		if err := os.WriteFile(o.Out, []byte(b.String()), 0o644); err != nil {
-			return err
+			return results, err
 		}
+	}
+	if fatal != nil {
+		return results, fatal
 	}
 	for _, r := range results {
 		if r.Err != nil {
-			return fmt.Errorf("%d row(s) failed (first: %s %s: %v)", countFailed(results), r.Data, r.label(), r.Err)
+			return results, fmt.Errorf("%d row(s) failed (first: %s %s: %v)", countFailed(results), r.Data, r.label(), r.Err)
 		}
 	}
-	return nil
+	return results, nil
+}
+
+// loadAvg is the 1-minute load average, for the notes: the machine's other
+// work shares the CPUs with every row.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func countFailed(rs []*result) int {

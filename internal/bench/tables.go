@@ -5,12 +5,11 @@ import (
 	"io"
 	"math"
 	"runtime"
-	"time"
 )
 
 // writeTables prints the matrix (one markdown table), then a breakdown of
 // each row's CPU and memory by process, then notes on the run.
-func writeTables(w io.Writer, rs []*result, fakes []string, took time.Duration) {
+func writeTables(w io.Writer, rs []*result, fakes []string, run string) {
 	base := map[dataset]*result{}
 	for _, r := range rs {
 		if r.Mode == roleInProc && r.Err == nil {
@@ -76,7 +75,7 @@ func writeTables(w io.Writer, rs []*result, fakes []string, took time.Duration) 
 	for _, f := range fakes {
 		fmt.Fprintf(w, "  - %s\n", f)
 	}
-	fmt.Fprintf(w, "- whole run: %s\n", took.Round(time.Second))
+	fmt.Fprintf(w, "- whole run: %s\n", run)
 }
 
 func fmtRatio(v float64) string {
