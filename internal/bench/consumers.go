@@ -21,6 +21,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -48,6 +49,9 @@ type report struct {
 	Shards       int   `json:"shards"`
 	Complete     bool  `json:"complete"`
 	PID          int   `json:"pid"`
+	// CPUAtFirstNs is the process's CPU time (user + system) when the
+	// first record arrived (baselines only; the bench samples the host's).
+	CPUAtFirstNs int64 `json:"cpu_at_first_ns,omitempty"`
 	// Calls counts GetRecords calls (baselines only).
 	Calls int64 `json:"calls,omitempty"`
 }
@@ -99,6 +103,10 @@ func (c *counter) add(n int, bytes int64) {
 	defer c.mu.Unlock()
 	if c.rep.FirstNs == 0 {
 		c.rep.FirstNs = now
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+			c.rep.CPUAtFirstNs = ru.Utime.Nano() + ru.Stime.Nano()
+		}
 	}
 	c.rep.Records += int64(n)
 	c.rep.Bytes += bytes

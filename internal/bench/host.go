@@ -97,9 +97,16 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, ddir, runID string, 
 	deadline := time.Now().Add(rowTimeout(d))
 	var waitErr error
 	hostDone := false
+	sampledFirst := false
 	for {
 		if _, err := os.Stat(report); err == nil {
 			break
+		}
+		if !sampledFirst {
+			if _, err := os.Stat(report + ".first"); err == nil {
+				sampledFirst = true
+				r.CPUFirst = treeCPU(cmd.Process.Pid)
+			}
 		}
 		select {
 		case waitErr = <-exited:
@@ -161,6 +168,16 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, ddir, runID string, 
 		r.Note = strings.TrimSpace(r.Note + " plugins' CPU missing from the host's rusage (not reaped?)")
 	}
 	return r
+}
+
+// treeCPU is the CPU time a live process and its live children used so
+// far (from /proc, 10 ms resolution).
+func treeCPU(pid int) time.Duration {
+	t := procCPU(pid)
+	for _, c := range childPIDs(pid) {
+		t += procCPU(c)
+	}
+	return t
 }
 
 // rowEstimate is roughly how long a row takes to read: the pacing of 5

@@ -64,6 +64,7 @@ type result struct {
 	Ramp       time.Duration // scan start to the last shard's start
 	First      time.Duration // process start to the first record
 	CPU        time.Duration // the consumer's process, with its plugins
+	CPUFirst   time.Duration // CPU used by the time the first record arrived
 	RSS        int64         // peak RSS in bytes: host + plugins (summed) or the baseline's
 	// Host rows: what the plugins used by the time the last record arrived
 	// (sampled from /proc just before SIGTERM) and the host's own peak.
@@ -288,6 +289,7 @@ func runBaselineRow(role string, d dataset, fk *fakeProc, dir string) *result {
 	}
 	r.fill(rep, t0, d)
 	r.Calls = rep.Calls
+	r.CPUFirst = time.Duration(rep.CPUAtFirstNs)
 	return r
 }
 

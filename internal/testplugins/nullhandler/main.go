@@ -11,6 +11,9 @@
 //	  }
 //	}
 //
+// At the first record it also writes <out>.first (the time, in Unix
+// nanoseconds), so a benchmark can sample CPU times at that moment.
+//
 // The report (see [Report]) is written once, atomically (a temporary file
 // renamed over out), when the count first reaches expect, and again at
 // Shutdown if it was never written (Complete false then). Like every
@@ -21,6 +24,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -95,6 +99,11 @@ func (n *null) HandleBatch(ctx context.Context, b *sdk.Batch) sdk.BatchResult {
 	defer n.mu.Unlock()
 	if n.rep.FirstNs == 0 {
 		n.rep.FirstNs = now
+		// A marker for the benchmark, which then samples every process's
+		// CPU time so far (the cost of starting up).
+		if err := os.WriteFile(n.Out+".first", []byte(strconv.FormatInt(now, 10)), 0o644); err != nil {
+			sdk.Logger().Error("cannot write the first-record marker", "path", n.Out+".first", "error", err)
+		}
 	}
 	n.rep.Records += int64(len(b.Records))
 	n.rep.Bytes += bytes
