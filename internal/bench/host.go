@@ -20,7 +20,9 @@ import (
 // hostConfig writes the config.hcl of one host row and returns its path.
 func hostConfig(bins binaries, d dataset, fk *fakeProc, cp, dir, runID, redisAddr, telemetry string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "app        = %q\n", "bench-"+filepath.Base(dir))
+	// One app per row: a row must never resume from another's checkpoints
+	// (Redis keys outlive the row; key_prefix is per run).
+	fmt.Fprintf(&b, "app        = %q\n", "bench-"+filepath.Base(filepath.Dir(dir))+"-"+filepath.Base(dir))
 	fmt.Fprintf(&b, "plugin_dir = %q\n", bins.PluginDir)
 	fmt.Fprintf(&b, "log_level  = \"info\"\n\n")
 	fmt.Fprintf(&b, "kinesis {\n  region = \"us-east-1\"\n  endpoint = %q\n  access_key_id = \"bench\"\n  secret_access_key = \"bench\"\n}\n\n", fk.URL)
