@@ -18,18 +18,20 @@ import (
 )
 
 // hostConfig writes the config.hcl of one host row and returns its path.
-func hostConfig(bins binaries, d dataset, fk *fakeProc, cp, dir, runID, redisAddr, telemetry string) (string, error) {
+func hostConfig(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID, redisAddr, telemetry, handlerProfile string) (string, error) {
 	var b strings.Builder
-	// One app per row: a row must never resume from another's checkpoints
-	// (Redis keys outlive the row; key_prefix is per run).
-	fmt.Fprintf(&b, "app        = %q\n", "bench-"+filepath.Base(filepath.Dir(dir))+"-"+filepath.Base(dir))
+	fmt.Fprintf(&b, "app        = %q\n", app)
 	fmt.Fprintf(&b, "plugin_dir = %q\n", bins.PluginDir)
 	fmt.Fprintf(&b, "log_level  = \"info\"\n\n")
 	fmt.Fprintf(&b, "kinesis {\n  region = \"us-east-1\"\n  endpoint = %q\n  access_key_id = \"bench\"\n  secret_access_key = \"bench\"\n}\n\n", fk.URL)
 	fmt.Fprintf(&b, "stream %q {\n  handler = \"null\"\n  checkpoint = \"cp\"\n  start_position = \"TRIM_HORIZON\"\n  max_records = %d\n  poll_interval = %q\n}\n\n",
 		streamName, maxRecords, pollInterval.String())
-	fmt.Fprintf(&b, "handler \"null\" {\n  plugin = \"null\"\n  config {\n    out = %q\n    expect = %d\n  }\n}\n\n",
-		filepath.Join(dir, "null.json"), d.total())
+	profile := ""
+	if handlerProfile != "" {
+		profile = fmt.Sprintf("    cpu_profile = %q\n", handlerProfile)
+	}
+	fmt.Fprintf(&b, "handler \"null\" {\n  plugin = \"null\"\n  config {\n    out = %q\n    expect = %d\n%s  }\n}\n\n",
+		filepath.Join(dir, "null.json"), d.total(), profile)
 	switch cp {
 	case "memory":
 		fmt.Fprintf(&b, "checkpoint \"cp\" {\n  plugin = \"memory\"\n}\n")
@@ -49,15 +51,23 @@ func hostConfig(bins binaries, d dataset, fk *fakeProc, cp, dir, runID, redisAdd
 // runHostRow runs kinesis-host over the fake's data with checkpoint store
 // cp until the null handler has seen every record, then samples memory,
 // stops the host with SIGTERM and takes its CPU time from wait4.
-func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, ddir, runID string, o options) *result {
+//
+// app must be unique to the row: a row must never resume from another's
+// checkpoints (Redis keys outlive the row; their key_prefix is per run).
+func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID string, o options) *result {
 	r := &result{Mode: "host", Data: d, Checkpoint: cp}
-	dir := filepath.Join(ddir, "host-"+cp)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		r.Err = err
 		return r
 	}
-	var telemetry string
+	var telemetry, handlerProfile string
+	name := fmt.Sprintf("%dx%dx%d-%s-%s.pprof", d.Shards, d.PerShard, d.Size, cp, filepath.Base(filepath.Dir(dir)))
 	if o.PProf != "" {
+		if err := os.MkdirAll(o.PProf, 0o755); err != nil {
+			r.Err = err
+			return r
+		}
+		handlerProfile = filepath.Join(o.PProf, "handler-"+name)
 		port, err := freePort()
 		if err != nil {
 			r.Err = err
@@ -65,7 +75,7 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, ddir, runID string, 
 		}
 		telemetry = fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	cfg, err := hostConfig(bins, d, fk, cp, dir, runID, o.Redis, telemetry)
+	cfg, err := hostConfig(bins, d, fk, cp, dir, app, runID, o.Redis, telemetry, handlerProfile)
 	if err != nil {
 		r.Err = err
 		return r
@@ -91,8 +101,7 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, ddir, runID string, 
 	if telemetry != "" {
 		profile = make(chan error, 1)
 		secs := max(3, int(rowEstimate(d).Seconds())+1)
-		name := fmt.Sprintf("host-%dx%dx%d-%s.pprof", d.Shards, d.PerShard, d.Size, cp)
-		go func() { profile <- fetchProfile(telemetry, secs, filepath.Join(o.PProf, name)) }()
+		go func() { profile <- fetchProfile(telemetry, secs, filepath.Join(o.PProf, "host-"+name)) }()
 	}
 
 	report := filepath.Join(dir, "null.json")

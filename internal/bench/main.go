@@ -27,8 +27,11 @@
 //
 // Usage:
 //
-//	go run ./internal/bench [-quick] [-bin bin] [-out file] [-checkpoints memory,file,redis]
+//	go run ./internal/bench [-quick] [-bin bin] [-out file] [-checkpoints memory,file,redis] [-repeat 3]
 //	                        [-data 4x50000x1024,...] [-modes sdk,in-process,host] [-pprof dir]
+//
+// Every row runs -repeat times (default 3; 1 with -quick), the modes taking
+// turns, and each figure is the median of its runs.
 //
 // BENCH_QUICK=1 in the environment is the same as -quick (a small matrix
 // for iterating). Without -bin, the host and the plugins it needs are
@@ -44,6 +47,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,10 +126,25 @@ func main() {
 	modes := flag.String("modes", "sdk,in-process,host", "which consumers to run")
 	data := flag.String("data", "", "data sets as SHARDSxRECORDSxBYTES, comma-separated (default: the full matrix, or the quick one)")
 	flag.StringVar(&o.Redis, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis checkpoint rows")
-	flag.StringVar(&o.PProf, "pprof", "", "write a CPU profile of every host row into this directory (the host's telemetry endpoint)")
+	flag.StringVar(&o.PProf, "pprof", "", "write CPU profiles of every host row into this directory: host-*.pprof (the host's telemetry endpoint) and handler-*.pprof (the null handler plugin)")
 	flag.BoolVar(&o.FakeStockJSON, "fake-stock-json", false, "the fake Kinesis answers GetRecords through its own encoding/json encoder (slower: it takes CPU from the consumers)")
+	flag.IntVar(&o.Repeat, "repeat", 0, "runs of every row (medians are reported); default 3, or 1 with -quick")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (configs, host logs, reports)")
 	flag.Parse()
+	if o.Repeat <= 0 {
+		o.Repeat = 3
+		if o.Quick {
+			o.Repeat = 1
+		}
+	}
+	if o.PProf != "" {
+		abs, err := filepath.Abs(o.PProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		o.PProf = abs
+	}
 	o.Checkpoints = splitList(*cps)
 	o.Modes = splitList(*modes)
 	if *data != "" {

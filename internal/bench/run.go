@@ -29,6 +29,8 @@ type options struct {
 	Redis       string
 	PProf       string
 	Keep        bool
+	// Repeat runs every row this many times and reports medians.
+	Repeat int
 	// FakeStockJSON: the fake answers GetRecords with encoding/json.
 	FakeStockJSON bool
 }
@@ -74,6 +76,7 @@ type result struct {
 	Calls                int64 // GetRecords calls (baselines)
 	Note                 string
 	Err                  error
+	Runs                 int // how many runs the figures are the median of
 }
 
 func (r *result) perSec() float64 {
@@ -176,26 +179,40 @@ func runMatrix(o options, out, log io.Writer) ([]*result, error) {
 			break
 		}
 		fmt.Fprintf(log, "bench: %s: fake Kinesis filled in %s\n", d, fk.Put.Round(time.Millisecond))
-		var rows []*result
-		for _, m := range o.Modes {
-			switch m {
-			case "host":
-				for _, cp := range o.Checkpoints {
-					rows = append(rows, runHostRow(bins, d, fk, cp, ddir, runID, o))
+		// Every repetition runs every mode once, so that a change in the
+		// machine's load touches every mode alike.
+		var labels []string
+		runs := map[string][]*result{}
+		for rep := 1; rep <= max(o.Repeat, 1); rep++ {
+			rdir := filepath.Join(ddir, fmt.Sprintf("rep%d", rep))
+			var got []*result
+			for _, m := range o.Modes {
+				switch m {
+				case "host":
+					for _, cp := range o.Checkpoints {
+						app := fmt.Sprintf("bench-d%d-r%d-%s", di, rep, cp)
+						got = append(got, runHostRow(bins, d, fk, cp, filepath.Join(rdir, "host-"+cp), app, runID, o))
+					}
+				default:
+					got = append(got, runBaselineRow(m, d, fk, rdir))
 				}
-			default:
-				rows = append(rows, runBaselineRow(m, d, fk, ddir))
 			}
-			r := rows[len(rows)-1]
-			if r.Err != nil {
-				fmt.Fprintf(log, "bench: %s %s: FAILED: %v\n", d, r.label(), r.Err)
+			for _, r := range got {
+				if r.Err != nil {
+					fmt.Fprintf(log, "bench: %s %s (run %d): FAILED: %v\n", d, r.label(), rep, r.Err)
+				} else {
+					fmt.Fprintf(log, "bench: %s %-12s %9.0f rec/s  %6.2f CPU-s/1M  %6.1f MiB  first %5.0f ms  (run %d)\n",
+						d, r.label(), r.perSec(), r.cpuPerM(), mib(r.RSS), ms(r.First), rep)
+				}
+				if runs[r.label()] == nil {
+					labels = append(labels, r.label())
+				}
+				runs[r.label()] = append(runs[r.label()], r)
 			}
 		}
-		for _, r := range rows {
-			if r.Err == nil {
-				fmt.Fprintf(log, "bench: %s %-12s %9.0f rec/s  %6.2f CPU-s/1M  %6.1f MiB  first %5.0f ms\n",
-					d, r.label(), r.perSec(), r.cpuPerM(), mib(r.RSS), ms(r.First))
-			}
+		var rows []*result
+		for _, l := range labels {
+			rows = append(rows, median(runs[l]))
 		}
 		fakeCPU := fk.stop()
 		fakes = append(fakes, fmt.Sprintf("%s: fake Kinesis filled in %.2f s, used %.2f CPU-s serving every row", d, fk.Put.Seconds(), fakeCPU.Seconds()))
@@ -231,6 +248,55 @@ func loadAvg() string {
 	return "?"
 }
 
+// median merges the runs of one row: each figure is the median of its
+// runs' (the middle one, or the mean of the two middle ones), taken on
+// its own. A row with a failed run is that failure.
+func median(rs []*result) *result {
+	for _, r := range rs {
+		if r.Err != nil {
+			return r
+		}
+	}
+	m := *rs[0]
+	m.Runs = len(rs)
+	dur := func(f func(*result) *time.Duration) {
+		v := make([]time.Duration, len(rs))
+		for i, r := range rs {
+			v[i] = *f(r)
+		}
+		slices.Sort(v)
+		*f(&m) = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+	}
+	num := func(f func(*result) *int64) {
+		v := make([]int64, len(rs))
+		for i, r := range rs {
+			v[i] = *f(r)
+		}
+		slices.Sort(v)
+		*f(&m) = (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+	}
+	dur(func(r *result) *time.Duration { return &r.Scan })
+	dur(func(r *result) *time.Duration { return &r.Ramp })
+	dur(func(r *result) *time.Duration { return &r.First })
+	dur(func(r *result) *time.Duration { return &r.CPU })
+	dur(func(r *result) *time.Duration { return &r.CPUFirst })
+	dur(func(r *result) *time.Duration { return &r.CPUHandler })
+	dur(func(r *result) *time.Duration { return &r.CPUStore })
+	num(func(r *result) *int64 { return &r.RSS })
+	num(func(r *result) *int64 { return &r.RSSHost })
+	num(func(r *result) *int64 { return &r.RSSHandler })
+	num(func(r *result) *int64 { return &r.RSSStore })
+	num(func(r *result) *int64 { return &r.Calls })
+	var notes []string
+	for _, r := range rs {
+		if r.Note != "" && !slices.Contains(notes, r.Note) {
+			notes = append(notes, r.Note)
+		}
+	}
+	m.Note = strings.Join(notes, "; ")
+	return &m
+}
+
 func countFailed(rs []*result) int {
 	n := 0
 	for _, r := range rs {
@@ -252,6 +318,10 @@ func runBaselineRow(role string, d dataset, fk *fakeProc, dir string) *result {
 	r := &result{Mode: role, Data: d, Checkpoint: "-"}
 	if role == roleInProc {
 		r.Checkpoint = "map"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		r.Err = err
+		return r
 	}
 	out := filepath.Join(dir, role+".json")
 	cmd, err := roleCommand(role, consumerArgs{URL: fk.URL, Expect: d.total(), Out: out}, awsEnv(fk.CA))

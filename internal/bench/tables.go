@@ -16,7 +16,12 @@ func writeTables(w io.Writer, rs []*result, fakes []string, run string) {
 			base[r.Data] = r
 		}
 	}
-	fmt.Fprintf(w, "## kinesis-host throughput (GOOS=%s, %d CPUs, GetRecords paced at 5/s/shard, Limit %d)\n\n", runtime.GOOS, runtime.NumCPU(), maxRecords)
+	runs := 1
+	for _, r := range rs {
+		runs = max(runs, r.Runs)
+	}
+	fmt.Fprintf(w, "## kinesis-host throughput (GOOS=%s, %d CPUs, GetRecords paced at 5/s/shard, Limit %d; medians of %d runs)\n\n",
+		runtime.GOOS, runtime.NumCPU(), maxRecords, runs)
 	fmt.Fprintln(w, "| mode | shards | size | checkpoint | records | rec/s | CPU-s per 1M rec | peak RSS MiB | first record ms | CPU/rec vs in-process | rec/s vs in-process |")
 	fmt.Fprintln(w, "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {

@@ -8,6 +8,7 @@
 //	  config {
 //	    out    = "/tmp/x/null.json"  # required: where the report is written
 //	    expect = 200000              # write the report once this many records arrived
+//	    cpu_profile = "/tmp/x/null.pprof"  # optional: a CPU profile of this plugin, Configure to Shutdown
 //	  }
 //	}
 //
@@ -24,6 +25,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -56,8 +58,11 @@ type Report struct {
 }
 
 type null struct {
-	Out    string `json:"out"`
-	Expect int64  `json:"expect"`
+	Out        string `json:"out"`
+	Expect     int64  `json:"expect"`
+	CPUProfile string `json:"cpu_profile"`
+
+	profile *os.File
 
 	mu      sync.Mutex
 	rep     Report
@@ -73,6 +78,17 @@ func (n *null) Configure(ctx context.Context, cfg sdk.Config) error {
 	}
 	if n.Expect < 0 {
 		return sdk.ConfigError("expect", "must be 0 or more, got %d", n.Expect)
+	}
+	if n.CPUProfile != "" && !cfg.ValidateOnly && n.profile == nil {
+		f, err := os.Create(n.CPUProfile)
+		if err != nil {
+			return sdk.ConfigError("cpu_profile", "cannot create: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return sdk.ConfigError("cpu_profile", "cannot start profiling: %v", err)
+		}
+		n.profile = f
 	}
 	return nil
 }
@@ -123,6 +139,13 @@ func (n *null) Shutdown(ctx context.Context) error {
 	defer n.mu.Unlock()
 	if !n.written {
 		n.write()
+	}
+	if n.profile != nil {
+		pprof.StopCPUProfile()
+		if err := n.profile.Close(); err != nil {
+			sdk.Logger().Error("cannot write the CPU profile", "path", n.CPUProfile, "error", err)
+		}
+		n.profile = nil
 	}
 	return nil
 }
