@@ -26,9 +26,9 @@ type inprocRecorder struct {
 	partialDone bool
 	partialOf   string           // the shard whose batch was half acknowledged
 	attempts    map[string][]int // shard -> Attempt of each batch
-	stopAt      string // StopScan after the record with this data
-	failAt      string // Error on the record with this data
-	want        int    // cancel when this many records were seen
+	stopAt      string           // StopScan after the record with this data
+	failAt      string           // Error on the record with this data
+	want        int              // cancel when this many records were seen
 	cancel      context.CancelFunc
 }
 
