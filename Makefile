@@ -46,7 +46,13 @@ test: build emulators services
 test-short:
 	$(GO) test -race -short ./...
 
+# The throughput matrix (internal/bench: kinesis-host with a null handler and
+# the memory/file/redis stores beside the raw-SDK and in-process baselines, on
+# an in-repo fake Kinesis over HTTP/2), then the Go benchmarks.
+# BENCH_QUICK=1 runs a small matrix; BENCH_FLAGS passes flags (-out, -data, ...).
 bench: build emulators services
+	$(GO) build -o $(PLUGINS)/kinesis-handler-null ./internal/testplugins/nullhandler
+	$(GO) run ./internal/bench -bin $(BIN) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 lint vet:
