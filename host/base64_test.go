@@ -73,6 +73,8 @@ func TestBase64Cases(t *testing.T) {
 		long[:64] + "QQ==" + "QQ==", long + "\n\n\n\nQQ==",
 		strings.Repeat("////", 40), strings.Repeat("++++", 40), strings.Repeat("AAAA", 40), strings.Repeat("zzzz", 40),
 		strings.Repeat("0123456789+/", 16) + "AA==",
+		long[:76] + "QQ==", long[:76] + "QQ", long[:80], long[:112] + "QUI=", long[:112] + "=" + long[:23],
+		long[:100] + "\n" + long[:11] + "QQ==", long[:80] + "QQ==" + long[:32], long[:132] + "Q===",
 	}
 	for _, c := range cases {
 		grB64Check(t, []byte(c))
@@ -80,10 +82,11 @@ func TestBase64Cases(t *testing.T) {
 }
 
 // Every byte value at every position of valid input of several lengths
-// around the SIMD decoder's block size and minimum.
+// around the SIMD decoder's block size, grB64MinAVX2 and the split
+// between the SIMD and the scalar decoder.
 func TestBase64EveryByte(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 2, 3, 30, 32, 33, 34, 35, 36, 48, 49, 50, 72, 73, 74} {
+	for _, n := range []int{0, 1, 2, 3, 30, 32, 33, 34, 35, 36, 48, 49, 50, 58, 59, 60, 72, 73, 74, 100, 101, 102} {
 		valid := grB64Encoded(r, n)
 		src := make([]byte, len(valid))
 		for p := range valid {
@@ -142,9 +145,9 @@ func FuzzBase64(f *testing.F) {
 }
 
 // BenchmarkBase64 decodes one record's Data of 100 B, 1 KiB and 64 KiB:
-// std is encoding/base64, scalar the decoder used without AVX2 (the one
-// used before for all inputs), ours grDecodeBase64, lib
-// github.com/segmentio/asm/base64 alone. MB/s are of base64 characters.
+// std is encoding/base64, scalar grDecodeBase64Scalar (used without AVX2),
+// ours grDecodeBase64, lib github.com/segmentio/asm/base64 alone. MB/s
+// are of base64 characters.
 func BenchmarkBase64(b *testing.B) {
 	decoders := []struct {
 		name string
