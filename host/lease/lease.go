@@ -54,7 +54,8 @@
 //     it: so a free shard is taken at once by the least loaded worker and
 //     hosts racing for free shards ask for different ones. In its first
 //     Duration/3 a host takes at most one free shard per round, so that
-//     hosts started together share. A free shard nobody took for
+//     hosts started together share (one that lists no other worker's row
+//     in its first two rounds is alone and takes its share at once). A free shard nobody took for
 //     Duration/2 is taken by any host below Target; one unowned for
 //     Duration, or expired for 3 × Duration, by any host with room;
 //  3. hands off one shard when, in that same shared picture, it is the
@@ -151,6 +152,7 @@ type Core struct {
 	cfg      Config
 	started  bool
 	start    time.Duration            // first Observe or Plan
+	plans    int                      // Plan calls so far
 	rows     map[string]*obs          // by ShardID
 	released map[string]time.Duration // shard -> when this host planned to hand it off
 }
@@ -371,7 +373,13 @@ func (c *Core) Plan(now time.Duration, shards []Shard, held map[string]bool, wor
 		}
 	}
 	sort.Slice(free, func(i, j int) bool { return c.rank(free[i]) < c.rank(free[j]) })
-	warm := now-c.start < d/3
+	// Warming up, a host takes one free shard a round, so hosts started
+	// together see each other before they share the stream out. A host
+	// that saw no other worker's row in its first two rounds is alone (a
+	// host started with it would have written its row by then: a late one
+	// joins as any joiner does) and takes its share at once.
+	c.plans++
+	warm := now-c.start < d/3 && (c.plans <= 2 || c.otherWorkers(workerPrefix, me))
 	took := 0
 	for _, id := range free {
 		if !capacity(n) || (warm && took > 0) {
@@ -415,6 +423,18 @@ func (c *Core) Plan(now time.Duration, shards []Shard, held map[string]bool, wor
 		}
 	}
 	return p
+}
+
+// otherWorkers reports whether a worker row of another worker is in the
+// listing (alive or not: while warming up, a row not yet seen to move may
+// be a host that just started).
+func (c *Core) otherWorkers(workerPrefix, me string) bool {
+	for id, o := range c.rows {
+		if strings.HasPrefix(id, workerPrefix) && o.owner != "" && WorkerOf(o.owner) != me {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Core) rank(id string) uint64 {

@@ -387,24 +387,39 @@ func TestPlan(t *testing.T) {
 }
 
 // A host in its first Duration/3 takes one free shard a round, then the
-// rest of its share at once.
+// rest of its share at once; a host that sees no other worker's row in its
+// first two rounds is alone and takes everything at its third.
 func TestPlanWarmup(t *testing.T) {
 	six := shards("s0", "s1", "s2", "s3", "s4", "s5")
-	c := lease.New(lease.Config{Owner: "A#1", Duration: dur})
-	sc := scene{}.leases("", "s0", "s1", "s2", "s3", "s4", "s5")
-	held := map[string]bool{}
-	var per []int
-	for _, at := range []float64{0, 1, 2, 3, 3.4} {
-		c.Observe(sec(at), sc.list())
-		p := c.Plan(sec(at), six, held, wp)
-		per = append(per, len(p.Take))
-		for _, tk := range p.Take {
-			held[tk.ShardID] = true
-			sc[tk.ShardID] = lease.Row{ShardID: tk.ShardID, Owner: "A#1", Counter: 2}
-		}
-	}
-	if !reflect.DeepEqual(per, []int{1, 1, 1, 1, 2}) {
-		t.Errorf("takes per round %v, want one a round while warming up and the last two after", per)
+	for _, tc := range []struct {
+		name  string
+		other bool // another worker's row is listed (not yet seen to move)
+		want  []int
+	}{
+		{"another worker's row listed", true, []int{1, 1, 1, 1, 2}},
+		{"alone", false, []int{1, 1, 4, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := lease.New(lease.Config{Owner: "A#1", Duration: dur})
+			sc := scene{}.leases("", "s0", "s1", "s2", "s3", "s4", "s5")
+			if tc.other {
+				sc = sc.workers("B#1")
+			}
+			held := map[string]bool{}
+			var per []int
+			for _, at := range []float64{0, 1, 2, 3, 3.4} {
+				c.Observe(sec(at), sc.list())
+				p := c.Plan(sec(at), six, held, wp)
+				per = append(per, len(p.Take))
+				for _, tk := range p.Take {
+					held[tk.ShardID] = true
+					sc[tk.ShardID] = lease.Row{ShardID: tk.ShardID, Owner: "A#1", Counter: 2}
+				}
+			}
+			if !reflect.DeepEqual(per, tc.want) {
+				t.Errorf("takes per round %v, want %v", per, tc.want)
+			}
+		})
 	}
 }
 
