@@ -50,6 +50,7 @@ type Budget struct {
 	waits    int64
 	queue    []*waiter
 	onChange func(held, limit int64)
+	onWait   func()
 }
 
 type waiter struct {
@@ -64,11 +65,14 @@ type Options struct {
 	// every change, while the budget's lock is held: keep it fast (setting
 	// a gauge) and never call back into the Budget from it.
 	OnChange func(held, limit int64)
+	// OnWait, when set, is called (without the lock) each time an Acquire
+	// has to queue.
+	OnWait func()
 }
 
 // New returns a budget of limit bytes (at least 1).
 func New(limit int64, opts Options) *Budget {
-	b := &Budget{limit: max(limit, 1), onChange: opts.OnChange}
+	b := &Budget{limit: max(limit, 1), onChange: opts.OnChange, onWait: opts.OnWait}
 	b.changed()
 	return b
 }
@@ -110,6 +114,9 @@ func (b *Budget) Acquire(ctx context.Context, lo, hi int64) (int64, error) {
 	b.queue = append(b.queue, w)
 	b.waits++
 	b.mu.Unlock()
+	if b.onWait != nil {
+		b.onWait()
+	}
 
 	select {
 	case <-w.ready:
