@@ -210,6 +210,13 @@ func (b *Budget) SetLimit(n int64) {
 	b.mu.Unlock()
 }
 
+// Limit returns the budget's limit.
+func (b *Budget) Limit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit
+}
+
 // Stats is a snapshot of a Budget.
 type Stats struct {
 	Limit   int64 // the budget
