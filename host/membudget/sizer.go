@@ -11,10 +11,18 @@ const (
 	// partition key and sequence number: the SDK's record, the host's wire
 	// record, their pointers and timestamps.
 	RecordOverhead = 256
-	// FirstLimit is the GetRecords Limit of a shard's first call (slow
-	// start): a small page arrives, is decoded and is delivered quickly;
-	// the Limit then doubles while pages come back full.
-	FirstLimit = 256
+	// FirstPageBytes is the page size a shard's reads start from (slow
+	// start): small pages arrive, are decoded and are delivered quickly;
+	// the size then grows SlowStartGrowth-fold while pages come back full.
+	// Before the size of the shard's records is known, the first page is
+	// one record.
+	FirstPageBytes = 1 << 20
+	// SlowStartGrowth is the factor the page size aimed at grows by after
+	// a full page. Not 2: a shard makes at most 5 calls a second, so every
+	// step of the ramp costs 200 ms of a shard that is behind (doubling
+	// from 1 MiB to a full page took a second, and halved the records/s of
+	// a host reading 4 shards from their start).
+	SlowStartGrowth = 8
 	// MinShareDivisor: a reader waits until it can reserve at least
 	// 1/MinShareDivisor of the budget (or all it wants, when less), so that
 	// under contention calls stay worth making instead of shrinking to a
@@ -37,28 +45,39 @@ func PageBytes(records int, dataBytes int64) int64 {
 // before a GetRecords call, and what Limit the reservation allows. It
 // learns the shard's bytes per record from the pages it fetched (their
 // PageBytes; an increase is taken at once, a decrease slowly) and runs a
-// slow start: the first call asks for FirstLimit records (or max_records,
-// when smaller), and the Limit doubles after each page that came back
-// full, up to max_records. Before the first page the size of a record is
-// unknown and the worst case is reserved (1 MiB records, a 10 MiB page).
+// slow start in bytes: it aims at pages of FirstPageBytes, and grows the
+// aim SlowStartGrowth-fold after each page that came back full; the Limit is the aim divided by
+// the bytes per record, between 1 and max_records. Before the first page
+// the size of a record is unknown: the worst case (1 MiB records) is
+// assumed, so the first call asks for one record and reserves room for
+// one of 1 MiB.
 //
 // A Sizer is used by one goroutine; it has no locks.
 type Sizer struct {
 	maxRecords int
-	limit      int   // the slow-start Limit
+	target     int64 // the slow-start page size aimed at
 	bpr        int64 // page bytes per record observed; 0 = not yet known
 }
 
 // NewSizer returns the sizer of a shard read with Limit at most maxRecords
 // (at least 1).
 func NewSizer(maxRecords int) *Sizer {
-	maxRecords = max(maxRecords, 1)
-	return &Sizer{maxRecords: maxRecords, limit: min(FirstLimit, maxRecords)}
+	return &Sizer{maxRecords: max(maxRecords, 1), target: FirstPageBytes}
 }
 
-// CurrentLimit is the slow-start Limit the next call asks for when the
-// budget allows it.
-func (s *Sizer) CurrentLimit() int { return s.limit }
+// perRecord is the page bytes a record is estimated at.
+func (s *Sizer) perRecord() int64 {
+	if s.bpr == 0 {
+		return MaxRecordBytes + RecordOverhead
+	}
+	return s.bpr
+}
+
+// CurrentLimit is the Limit the next call asks for when the budget allows
+// it: the slow-start page size over the bytes per record.
+func (s *Sizer) CurrentLimit() int {
+	return int(min(max(s.target/s.perRecord(), 1), int64(s.maxRecords)))
+}
 
 // BytesPerRecord is the observed page bytes per record (0 before the
 // first page with records).
@@ -68,11 +87,7 @@ func (s *Sizer) BytesPerRecord() int64 { return s.bpr }
 // bytes per record, or by the worst case before any was observed. Either
 // way no more than Kinesis can return (MaxPageBytes of data).
 func (s *Sizer) pageEstimate(n int) int64 {
-	per := s.bpr
-	if per == 0 {
-		per = MaxRecordBytes + RecordOverhead
-	}
-	return min(int64(n)*per, PageBytes(n, MaxPageBytes))
+	return min(int64(n)*s.perRecord(), PageBytes(n, MaxPageBytes))
 }
 
 // CallBytes is the reservation for a GetRecords call with Limit n: the
@@ -87,16 +102,16 @@ func (s *Sizer) CallBytes(n int) int64 {
 // least worth calling for (one record's call, or 1/MinShareDivisor of the
 // budget, whichever is more, but never more than hi).
 func (s *Sizer) Want(budgetLimit int64) (lo, hi int64) {
-	hi = s.CallBytes(s.limit)
+	hi = s.CallBytes(s.CurrentLimit())
 	lo = min(hi, max(s.CallBytes(1), budgetLimit/MinShareDivisor))
 	return lo, hi
 }
 
 // Limit returns the GetRecords Limit for a reservation of granted bytes:
-// the largest Limit, at most the current slow-start Limit, whose CallBytes
-// fit in granted; at least 1 (an oversized reservation granted alone).
+// the largest Limit, at most CurrentLimit, whose CallBytes fit in granted;
+// at least 1 (an oversized reservation granted alone).
 func (s *Sizer) Limit(granted int64) int {
-	lo, hi := 1, s.limit
+	lo, hi := 1, s.CurrentLimit()
 	if s.CallBytes(hi) <= granted {
 		return hi
 	}
@@ -113,9 +128,12 @@ func (s *Sizer) Limit(granted int64) int {
 
 // Observe takes in a page: asked is the Limit of the call, got the
 // records it returned and pageBytes their PageBytes. A page that came back
-// full (got ≥ asked at the current Limit, or cut by Kinesis's byte cap)
-// doubles the Limit, up to max_records.
+// full (got ≥ asked when asked was CurrentLimit, or cut by Kinesis's byte
+// cap) grows the page size aimed at (up to what max_records of the shard's
+// records need).
 func (s *Sizer) Observe(asked, got int, pageBytes int64) {
+	grow := got > 0 && asked >= s.CurrentLimit() &&
+		(got >= asked || pageBytes >= PageBytes(got, MaxPageBytes*9/10))
 	if got > 0 {
 		obs := (pageBytes + int64(got) - 1) / int64(got)
 		switch {
@@ -125,8 +143,7 @@ func (s *Sizer) Observe(asked, got int, pageBytes int64) {
 			s.bpr = (3*s.bpr + obs + 3) / 4 // smaller: slowly
 		}
 	}
-	capped := pageBytes >= PageBytes(got, MaxPageBytes*9/10)
-	if got > 0 && asked >= s.limit && (got >= asked || capped) {
-		s.limit = min(2*s.limit, s.maxRecords)
+	if grow && s.target < PageBytes(s.maxRecords, MaxPageBytes) {
+		s.target *= SlowStartGrowth
 	}
 }

@@ -4,30 +4,38 @@ import "testing"
 
 const mib = 1 << 20
 
-func TestSizerWant(t *testing.T) {
+// worstRecord is the page bytes of a record of unknown size.
+const worstRecord = MaxRecordBytes + RecordOverhead
+
+func TestSizerWantAndCurrentLimit(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		maxRecords int
 		bpr        int64 // 0: unknown
-		limit      int   // slow-start limit (0: the first)
+		target     int64 // 0: the first
 		budget     int64
+		wantLimit  int
 		wantLo     int64
 		wantHi     int64
 	}{
-		// Unknown record size: the worst case, a 10 MiB page (times the
+		// Unknown record size: one record, reserved as 1 MiB (times the
 		// call factor for the body).
-		{"first call, default budget", 10000, 0, 0, 256 * mib, 16 * mib, PageBytes(FirstLimit, MaxPageBytes) * 5 / 2},
-		{"first call, small budget", 10000, 0, 0, 10 * mib, (MaxRecordBytes + RecordOverhead) * 5 / 2, PageBytes(FirstLimit, MaxPageBytes) * 5 / 2},
-		{"first call, max_records 2", 2, 0, 0, 256 * mib, 2 * (MaxRecordBytes + RecordOverhead) * 5 / 2, 2 * (MaxRecordBytes + RecordOverhead) * 5 / 2},
-		// Known: 1 KiB records.
-		{"known, 512 records", 10000, 1280, 512, 256 * mib, 512 * 1280 * 5 / 2, 512 * 1280 * 5 / 2},
-		{"known, full limit", 10000, 1280, 10000, 256 * mib, 16 * mib, 10000 * 1280 * 5 / 2},
-		{"known, capped by the page limit", 10000, 100 << 10, 10000, 256 * mib, 16 * mib, PageBytes(10000, MaxPageBytes) * 5 / 2},
+		{"first call", 10000, 0, 0, 256 * mib, 1, worstRecord * 5 / 2, worstRecord * 5 / 2},
+		{"first call, small budget", 10000, 0, 0, 10 * mib, 1, worstRecord * 5 / 2, worstRecord * 5 / 2},
+		// Known: 1280 bytes per record.
+		{"known, 1 MiB aim", 10000, 1280, 1 * mib, 256 * mib, 819, 819 * 1280 * 5 / 2, 819 * 1280 * 5 / 2},
+		{"known, 16 MiB aim, lo is a share of the budget", 10000, 1280, 16 * mib, 256 * mib, 10000, 16 * mib, 10000 * 1280 * 5 / 2},
+		{"known, max_records caps", 500, 1280, 16 * mib, 256 * mib, 500, 500 * 1280 * 5 / 2, 500 * 1280 * 5 / 2},
+		{"known, big records: the page cap", 10000, 100 << 10, 64 * mib, 256 * mib, 655, 16 * mib, PageBytes(655, MaxPageBytes) * 5 / 2},
+		{"records bigger than the aim: one", 10000, 2 * mib, 1 * mib, 256 * mib, 1, 2 * mib * 5 / 2, 2 * mib * 5 / 2},
 	} {
 		s := NewSizer(c.maxRecords)
 		s.bpr = c.bpr
-		if c.limit > 0 {
-			s.limit = c.limit
+		if c.target > 0 {
+			s.target = c.target
+		}
+		if got := s.CurrentLimit(); got != c.wantLimit {
+			t.Errorf("%s: CurrentLimit = %d, want %d", c.name, got, c.wantLimit)
 		}
 		lo, hi := s.Want(c.budget)
 		if lo != c.wantLo || hi != c.wantHi {
@@ -43,20 +51,19 @@ func TestSizerLimit(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		bpr     int64
-		limit   int
+		target  int64
 		granted int64
 		want    int
 	}{
-		{"everything granted", 1000, 256, 256 * 1000 * 5 / 2, 256},
-		{"more than needed", 1000, 256, 1 << 40, 256},
-		{"half granted", 1000, 256, 128 * 1000 * 5 / 2, 128},
-		{"just under one record", 1000, 256, 2499, 1},
-		{"nothing useful (oversized alone)", 1000, 256, 1, 1},
-		{"unknown size, 10 MiB", 0, 256, 10 * mib, 3},
-		{"unknown size, full worst case", 0, 256, PageBytes(256, MaxPageBytes) * 5 / 2, 256},
+		{"everything granted", 1000, 256000, 256 * 1000 * 5 / 2, 256},
+		{"more than needed", 1000, 256000, 1 << 40, 256},
+		{"half granted", 1000, 256000, 128 * 1000 * 5 / 2, 128},
+		{"just under one record", 1000, 256000, 2499, 1},
+		{"nothing useful (oversized alone)", 1000, 256000, 1, 1},
+		{"unknown size", 0, FirstPageBytes, 100 * mib, 1},
 	} {
 		s := NewSizer(10000)
-		s.bpr, s.limit = c.bpr, c.limit
+		s.bpr, s.target = c.bpr, c.target
 		if got := s.Limit(c.granted); got != c.want {
 			t.Errorf("%s: Limit(%d) = %d, want %d", c.name, c.granted, got, c.want)
 		}
@@ -70,37 +77,38 @@ func TestSizerObserve(t *testing.T) {
 		wantLimit  int
 		wantBPR    int64
 	}
+	const r = 1280 // page bytes of a 1 KiB record
 	for _, c := range []struct {
 		name       string
 		maxRecords int
 		steps      []obs
 	}{
-		{"slow start doubles on full pages", 10000, []obs{
-			{256, 256, 256 * 1280, 512, 1280},
-			{512, 512, 512 * 1280, 1024, 1280},
-			{1024, 1024, 1024 * 1280, 2048, 1280},
-			{2048, 2048, 2048 * 1280, 4096, 1280},
-			{4096, 4096, 4096 * 1280, 8192, 1280},
-			{8192, 8192, 8192 * 1280, 10000, 1280},
-			{10000, 10000, 10000 * 1280, 10000, 1280},
+		{"slow start grows the aim on full pages", 10000, []obs{
+			{1, 1, r, 8 * mib / r, r},
+			{6553, 6553, 6553 * r, 10000, r},
+			{10000, 10000, 10000 * r, 10000, r},
 		}},
-		{"a short page keeps the limit", 10000, []obs{
-			{256, 10, 10 * 1280, 256, 1280},
-			{256, 0, 0, 256, 1280},
+		{"a short page keeps the aim", 10000, []obs{
+			{1, 0, 0, 1, 0},
+			{1, 1, r, 8 * mib / r, r},
+			{6553, 10, 10 * r, 8 * mib / r, r},
 		}},
-		{"a budget-shortened call does not grow the limit", 10000, []obs{
-			{100, 100, 100 * 1280, 256, 1280},
+		{"a budget-shortened call does not grow the aim", 10000, []obs{
+			{1, 1, r, 8 * mib / r, r},
+			{100, 100, 100 * r, 8 * mib / r, r},
 		}},
 		{"a page cut by the byte cap counts as full", 10000, []obs{
-			{256, 100, PageBytes(100, MaxPageBytes), 512, (PageBytes(100, MaxPageBytes) + 99) / 100},
+			{1, 1, 100 << 10, 81, 100 << 10},
+			{81, 15, PageBytes(15, MaxPageBytes), 95, (PageBytes(15, MaxPageBytes) + 14) / 15},
 		}},
 		{"bigger records at once, smaller slowly", 10000, []obs{
-			{256, 10, 10 * 1000, 256, 1000},
-			{256, 10, 10 * 5000, 256, 5000},
-			{256, 10, 10 * 1000, 256, (3*5000 + 1000 + 3) / 4},
+			{1, 1, 1000, 8 * mib / 1000, 1000},
+			{8388, 10, 10 * 5000, 8 * mib / 5000, 5000},
+			{1677, 10, 10 * 1000, 8 * mib / ((3*5000 + 1000 + 3) / 4), (3*5000 + 1000 + 3) / 4},
 		}},
-		{"max_records below the first limit", 100, []obs{
-			{100, 100, 100 * 1280, 100, 1280},
+		{"max_records caps the Limit", 100, []obs{
+			{1, 1, r, 100, r},
+			{100, 100, 100 * r, 100, r},
 		}},
 	} {
 		s := NewSizer(c.maxRecords)
