@@ -23,6 +23,11 @@ const (
 	// from 1 MiB to a full page took a second, and halved the records/s of
 	// a host reading 4 shards from their start).
 	SlowStartGrowth = 8
+	// MinPageBytes is the least page size aimed at: a shard whose pages
+	// come back short (caught up) aims at twice its last page, not less
+	// than this, so that many idle shards polling do not each reserve
+	// room for a full page.
+	MinPageBytes = 64 << 10
 	// MinShareDivisor: a reader waits until it can reserve at least
 	// 1/MinShareDivisor of the budget (or all it wants, when less), so that
 	// under contention calls stay worth making instead of shrinking to a
@@ -130,7 +135,8 @@ func (s *Sizer) Limit(granted int64) int {
 // records it returned and pageBytes their PageBytes. A page that came back
 // full (got ≥ asked when asked was CurrentLimit, or cut by Kinesis's byte
 // cap) grows the page size aimed at (up to what max_records of the shard's
-// records need).
+// records need); a short page (the shard is caught up) sets it to twice
+// that page, at least MinPageBytes.
 func (s *Sizer) Observe(asked, got int, pageBytes int64) {
 	grow := got > 0 && asked >= s.CurrentLimit() &&
 		(got >= asked || pageBytes >= PageBytes(got, MaxPageBytes*9/10))
@@ -143,7 +149,12 @@ func (s *Sizer) Observe(asked, got int, pageBytes int64) {
 			s.bpr = (3*s.bpr + obs + 3) / 4 // smaller: slowly
 		}
 	}
-	if grow && s.target < PageBytes(s.maxRecords, MaxPageBytes) {
-		s.target *= SlowStartGrowth
+	switch {
+	case grow:
+		if s.target < PageBytes(s.maxRecords, MaxPageBytes) {
+			s.target *= SlowStartGrowth
+		}
+	case got < asked:
+		s.target = max(2*pageBytes, MinPageBytes)
 	}
 }

@@ -88,10 +88,12 @@ func TestSizerObserve(t *testing.T) {
 			{6553, 6553, 6553 * r, 10000, r},
 			{10000, 10000, 10000 * r, 10000, r},
 		}},
-		{"a short page keeps the aim", 10000, []obs{
+		{"a short page shrinks the aim to twice its size", 10000, []obs{
 			{1, 0, 0, 1, 0},
-			{1, 1, r, 8 * mib / r, r},
-			{6553, 10, 10 * r, 8 * mib / r, r},
+			{1, 1, r, 8 * MinPageBytes / r, r},
+			{409, 300, 300 * r, 600, r},
+			{600, 0, 0, MinPageBytes / r, r},
+			{51, 51, 51 * r, 8 * MinPageBytes / r, r},
 		}},
 		{"a budget-shortened call does not grow the aim", 10000, []obs{
 			{1, 1, r, 8 * mib / r, r},
@@ -103,8 +105,8 @@ func TestSizerObserve(t *testing.T) {
 		}},
 		{"bigger records at once, smaller slowly", 10000, []obs{
 			{1, 1, 1000, 8 * mib / 1000, 1000},
-			{8388, 10, 10 * 5000, 8 * mib / 5000, 5000},
-			{1677, 10, 10 * 1000, 8 * mib / ((3*5000 + 1000 + 3) / 4), (3*5000 + 1000 + 3) / 4},
+			{8388, 10, 10 * 5000, 2 * 10 * 5000 / 5000, 5000},
+			{20, 20, 20 * 1000, 8 * 100000 / ((3*5000 + 1000 + 3) / 4), (3*5000 + 1000 + 3) / 4},
 		}},
 		{"max_records caps the Limit", 100, []obs{
 			{1, 1, r, 100, r},
