@@ -241,8 +241,9 @@ func pageBytes(recs []shared.Record, arena *pageArena) int64 {
 // Memory: before each call it reserves room in the host's budget for the
 // page it asks for (waiting in line with the other shards while the budget
 // is spent) and sizes the call's Limit by what it got and the shard's
-// observed bytes per record (membudget.Sizer: slow start from a small
-// first page, fewer records when the budget is tight). Once the page is
+// observed bytes per record (membudget.Sizer: slow start from a
+// one-record first page while the budget is contended, fewer records when
+// it is tight). Once the page is
 // in, the reservation becomes the page's real size; the delivery loop
 // gives it back when it is done with the page.
 func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosition, latestAt time.Time, out chan<- page) {
@@ -271,7 +272,11 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 				return
 			}
 		}
-		lo, hi := sizer.Want(budget.Limit())
+		bst := budget.Stats()
+		if bst.Waiting > 0 {
+			bst.Held = bst.Limit // contended: no whole first page
+		}
+		lo, hi := sizer.Want(bst.Limit, bst.Held)
 		granted, err := budget.Acquire(ctx, lo, hi)
 		if err != nil {
 			return

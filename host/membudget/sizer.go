@@ -51,17 +51,22 @@ func PageBytes(records int, dataBytes int64) int64 {
 // learns the shard's bytes per record from the pages it fetched (their
 // PageBytes; an increase is taken at once, a decrease slowly) and runs a
 // slow start in bytes: it aims at pages of FirstPageBytes, and grows the
-// aim SlowStartGrowth-fold after each page that came back full; the Limit is the aim divided by
-// the bytes per record, between 1 and max_records. Before the first page
-// the size of a record is unknown: the worst case (1 MiB records) is
-// assumed, so the first call asks for one record and reserves room for
-// one of 1 MiB.
+// aim SlowStartGrowth-fold (and to at least twice the page) after each
+// page that came back full; the Limit is the aim divided by the bytes per
+// record, between 1 and max_records. Before the first page the size of a
+// record is unknown and the worst case (1 MiB records) is assumed: while
+// the budget is contended the first call asks for one record (reserving
+// room for one of 1 MiB), so that records flow at once; while at most half
+// of the budget would be in use, it asks for max_records at once
+// (reserving room for a full 10 MiB page), so that a host reading a few
+// shards does not pay the ramp.
 //
 // A Sizer is used by one goroutine; it has no locks.
 type Sizer struct {
 	maxRecords int
 	target     int64 // the slow-start page size aimed at
 	bpr        int64 // page bytes per record observed; 0 = not yet known
+	whole      bool  // bpr unknown and the budget uncontended: ask for max_records
 }
 
 // NewSizer returns the sizer of a shard read with Limit at most maxRecords
@@ -81,6 +86,9 @@ func (s *Sizer) perRecord() int64 {
 // CurrentLimit is the Limit the next call asks for when the budget allows
 // it: the slow-start page size over the bytes per record.
 func (s *Sizer) CurrentLimit() int {
+	if s.bpr == 0 && s.whole {
+		return s.maxRecords
+	}
 	return int(min(max(s.target/s.perRecord(), 1), int64(s.maxRecords)))
 }
 
@@ -102,11 +110,16 @@ func (s *Sizer) CallBytes(n int) int64 {
 	return s.pageEstimate(max(n, 1)) * callNum / callDen
 }
 
-// Want returns the reservation to ask the budget of budgetLimit bytes for
-// before the next call: hi for a full page at the current Limit, lo the
-// least worth calling for (one record's call, or 1/MinShareDivisor of the
-// budget, whichever is more, but never more than hi).
-func (s *Sizer) Want(budgetLimit int64) (lo, hi int64) {
+// Want returns the reservation to ask the budget of budgetLimit bytes, of
+// which held are in use, for before the next call: hi for a full page at
+// the current Limit, lo the least worth calling for (one record's call, or
+// 1/MinShareDivisor of the budget, whichever is more, but never more than
+// hi). A caller that sees others waiting for the budget passes held =
+// budgetLimit (contended).
+func (s *Sizer) Want(budgetLimit, held int64) (lo, hi int64) {
+	if s.bpr == 0 {
+		s.whole = held+s.pageEstimate(s.maxRecords)*callNum/callDen <= budgetLimit/2
+	}
 	hi = s.CallBytes(s.CurrentLimit())
 	lo = min(hi, max(s.CallBytes(1), budgetLimit/MinShareDivisor))
 	return lo, hi
@@ -152,7 +165,7 @@ func (s *Sizer) Observe(asked, got int, pageBytes int64) {
 	switch {
 	case grow:
 		if s.target < PageBytes(s.maxRecords, MaxPageBytes) {
-			s.target *= SlowStartGrowth
+			s.target = max(s.target*SlowStartGrowth, 2*pageBytes)
 		}
 	case got < asked:
 		s.target = max(2*pageBytes, MinPageBytes)

@@ -37,7 +37,7 @@ func TestSizerWantAndCurrentLimit(t *testing.T) {
 		if got := s.CurrentLimit(); got != c.wantLimit {
 			t.Errorf("%s: CurrentLimit = %d, want %d", c.name, got, c.wantLimit)
 		}
-		lo, hi := s.Want(c.budget)
+		lo, hi := s.Want(c.budget, c.budget)
 		if lo != c.wantLo || hi != c.wantHi {
 			t.Errorf("%s: Want = (%d, %d), want (%d, %d)", c.name, lo, hi, c.wantLo, c.wantHi)
 		}
@@ -120,5 +120,40 @@ func TestSizerObserve(t *testing.T) {
 				t.Errorf("%s step %d: limit %d, bytes/record %d; want %d, %d", c.name, i, s.CurrentLimit(), s.BytesPerRecord(), o.wantLimit, o.wantBPR)
 			}
 		}
+	}
+}
+
+// The first call, size unknown: a whole page (max_records) while at most
+// half the budget would be in use, one record otherwise; a whole page
+// that came back full keeps the Limit at max_records.
+func TestSizerFirstCallByContention(t *testing.T) {
+	whole := PageBytes(10000, MaxPageBytes) * 5 / 2
+	for _, c := range []struct {
+		name           string
+		budget, held   int64
+		wantLimit      int
+		wantLo, wantHi int64
+	}{
+		{"idle budget", 256 * mib, 0, 10000, 16 * mib, whole},
+		{"a few shards started", 256 * mib, 3 * whole, 10000, 16 * mib, whole},
+		{"half in use", 256 * mib, 128*mib - whole + 1, 1, worstRecord * 5 / 2, worstRecord * 5 / 2},
+		{"contended", 256 * mib, 256 * mib, 1, worstRecord * 5 / 2, worstRecord * 5 / 2},
+		{"small budget", 10 * mib, 0, 1, worstRecord * 5 / 2, worstRecord * 5 / 2},
+	} {
+		s := NewSizer(10000)
+		lo, hi := s.Want(c.budget, c.held)
+		if s.CurrentLimit() != c.wantLimit || lo != c.wantLo || hi != c.wantHi {
+			t.Errorf("%s: limit %d, Want (%d, %d); want %d, (%d, %d)", c.name, s.CurrentLimit(), lo, hi, c.wantLimit, c.wantLo, c.wantHi)
+		}
+	}
+	s := NewSizer(10000)
+	s.Want(256*mib, 0)
+	s.Observe(10000, 10000, 10000*1280)
+	if s.CurrentLimit() != 10000 {
+		t.Errorf("after a whole first page came back full: limit %d, want 10000", s.CurrentLimit())
+	}
+	lo, hi := s.Want(256*mib, 256*mib) // known size now: contention no longer matters for the Limit
+	if s.CurrentLimit() != 10000 || hi != 10000*1280*5/2 || lo != 16*mib {
+		t.Errorf("known size under contention: limit %d, Want (%d, %d)", s.CurrentLimit(), lo, hi)
 	}
 }
