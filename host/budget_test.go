@@ -287,3 +287,35 @@ func budgetBench(b *testing.B, top string, viaHTTP bool) {
 		b.StartTimer()
 	}
 }
+
+// Enhanced fan-out under a small budget: events of big records from many
+// shards are all delivered exactly once and in order, what is held never
+// passes the budget by more than one event, and nothing stays held once
+// the host has stopped.
+func TestBudgetEFOSmallBudget(t *testing.T) {
+	const shards, perShard, size = 8, 40, 40 << 10
+	f := kinesisfake.New()
+	if err := f.CreateStream("s", shards); err != nil {
+		t.Fatal(err)
+	}
+	_, client := efoServer(t, f)
+	_, want := budgetPut(t, f, perShard, size)
+	r := newRig(t, f)
+	const budget = 10 << 20
+	budgetStart(r, client, fmt.Sprintf("max_buffered_bytes = %d", budget), "consumer = \"efo\"\n  batch_max_records = 9", "", "")
+	r.waitDistinct(shards*perShard, 2*time.Minute)
+	st := host.BudgetStats(r.h)
+	r.h.Drain()
+	if err := r.wait(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	<-r.h.Closed()
+	scaleExactlyOnce(t, r.deliveries(), want)
+	if onePage := membudget.PageBytes(kinesisfake.MaxGetRecordsLimit, membudget.MaxPageBytes); st.Peak > budget+onePage {
+		t.Errorf("peak held %d bytes: more than the budget %d plus one event %d", st.Peak, budget, onePage)
+	}
+	if end := host.BudgetStats(r.h); end.Held != 0 || end.Waiting != 0 {
+		t.Errorf("after the host stopped: %+v, want nothing held or waiting", end)
+	}
+	t.Logf("budget %d: peak held %d, %d waits", budget, st.Peak, st.Waits)
+}
