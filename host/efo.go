@@ -240,8 +240,15 @@ type subOutcome struct {
 }
 
 // efoFirstEventEstimate is the room reserved in the memory budget for a
-// subscription's first event, before any event's size is known.
-const efoFirstEventEstimate = 1 << 20
+// subscription's first event, before any event's size is known. Small:
+// the reservation is held while the subscription waits for the event
+// (seconds on an idle shard), and a bigger event is counted when it comes.
+// Later events are estimated at the size of the last (at least
+// efoMinEventEstimate).
+const (
+	efoFirstEventEstimate = 256 << 10
+	efoMinEventEstimate   = 64 << 10
+)
 
 // readSubscription delivers the records of one subscription's events in
 // order, advancing *cont past every event fully delivered, and closes the
@@ -299,7 +306,7 @@ func (w *shardWorker) readSubscription(fetch, deliver context.Context, sub *efoS
 			budget.Release(held - cost)
 		}
 		held = cost
-		est = max(cost, 64<<10)
+		est = max(cost, efoMinEventEstimate)
 		if len(recs) > 0 {
 			behind := aws.ToInt64(v.MillisBehindLatest)
 			w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(behind)*time.Millisecond)
