@@ -53,6 +53,9 @@ var cfgDefaults = struct {
 	LogLevel        string // log_level
 	LogFormat       string // log_format
 	ShutdownTimeout time.Duration
+	// MaxBufferedBytes (max_buffered_bytes): memory for fetched records not
+	// yet acknowledged, across all shards.
+	MaxBufferedBytes int64
 
 	TelemetryListen string // listen in the telemetry {} block
 
@@ -80,10 +83,11 @@ var cfgDefaults = struct {
 	LeasePollDivisor   time.Duration // ... or duration / LeasePollDivisor when that is shorter
 	LeaseSingleHostFor []string      // checkpoint plugins that never share a store: lease {} has no effect
 }{
-	PluginDir:       filepath.Join("bin", "plugins"),
-	LogLevel:        "info",
-	LogFormat:       LogFormatText,
-	ShutdownTimeout: 30 * time.Second,
+	PluginDir:        filepath.Join("bin", "plugins"),
+	LogLevel:         "info",
+	LogFormat:        LogFormatText,
+	ShutdownTimeout:  30 * time.Second,
+	MaxBufferedBytes: 256 << 20,
 
 	TelemetryListen: "127.0.0.1:9108",
 
@@ -128,6 +132,10 @@ const (
 	// production should keep lease durations in seconds.
 	cfgLeaseDurationMin = 200 * time.Millisecond
 	cfgWorkerIDMaxLen   = 128
+	// max_buffered_bytes: one GetRecords page holds up to 10 MB of data, so
+	// a budget below that would hold a single page at best.
+	cfgMaxBufferedBytesMin = 10 << 20
+	cfgMaxBufferedBytesMax = 1 << 40
 )
 
 // Values of StreamConfig.StartPosition.
@@ -220,6 +228,19 @@ type Config struct {
 	// in-flight batches may take to finish on SIGTERM. Default 30s; must be
 	// positive.
 	ShutdownTimeout time.Duration
+	// MaxBufferedBytes (max_buffered_bytes, a number of bytes or a size
+	// string such as "512MiB") bounds the memory held in records fetched
+	// from Kinesis and not yet acknowledged by a handler, summed over every
+	// shard of every stream: GetRecords response bodies while they are
+	// decoded, decoded pages, and enhanced fan-out events. A shard reader
+	// waits for room before its next GetRecords call (readers queue in
+	// order, so none starves) and asks for fewer records when room is
+	// short; a page is given back when every record of it is acknowledged.
+	// One page bigger than its estimate may pass the budget for a while;
+	// a page bigger than the whole budget is read alone. Default 256MiB;
+	// at least 10MiB (one GetRecords page can hold 10 MB). A reload
+	// applies a new value at once.
+	MaxBufferedBytes int64
 	// Kinesis holds the optional kinesis {} block.
 	Kinesis KinesisConfig
 	// Telemetry holds the optional telemetry {} block: the HTTP endpoint
@@ -507,13 +528,14 @@ type LeaseConfig struct {
 
 func cfgNewConfig(dir string) *Config {
 	return &Config{
-		Dir:             dir,
-		PluginDir:       filepath.Join(dir, cfgDefaults.PluginDir),
-		LogLevel:        cfgDefaults.LogLevel,
-		LogFormat:       cfgDefaults.LogFormat,
-		ShutdownTimeout: cfgDefaults.ShutdownTimeout,
-		Handlers:        map[string]*PluginBlock{},
-		Checkpoints:     map[string]*PluginBlock{},
+		Dir:              dir,
+		PluginDir:        filepath.Join(dir, cfgDefaults.PluginDir),
+		LogLevel:         cfgDefaults.LogLevel,
+		LogFormat:        cfgDefaults.LogFormat,
+		ShutdownTimeout:  cfgDefaults.ShutdownTimeout,
+		MaxBufferedBytes: cfgDefaults.MaxBufferedBytes,
+		Handlers:         map[string]*PluginBlock{},
+		Checkpoints:      map[string]*PluginBlock{},
 	}
 }
 

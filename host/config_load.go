@@ -23,6 +23,7 @@ var (
 	cfgFileSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "app"}, {Name: "plugin_dir"}, {Name: "log_level"}, {Name: "log_format"}, {Name: "shutdown_timeout"},
+			{Name: "max_buffered_bytes"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "kinesis"},
@@ -178,6 +179,17 @@ func (l *configLoader) load(body hcl.Body) *Config {
 	}
 	if d, st := l.duration(c.attrs["shutdown_timeout"], 0, ""); st == cfgSet {
 		cfg.ShutdownTimeout = d
+	}
+	if a := c.attrs["max_buffered_bytes"]; a != nil {
+		if n, st := l.size(a, 0, cfgMaxBufferedBytesMax); st == cfgSet {
+			if n < cfgMaxBufferedBytesMin {
+				l.errorf(a.Range, "Invalid max_buffered_bytes",
+					`max_buffered_bytes is %s, below the minimum of %s: one GetRecords page can hold 10 MB of records, and the budget must fit at least one. Set max_buffered_bytes = "%s" or more, or remove it to use the default of %s.`,
+					cfgFormatSize(n), cfgFormatSize(cfgMaxBufferedBytesMin), cfgFormatSize(cfgMaxBufferedBytesMin), cfgFormatSize(cfgDefaults.MaxBufferedBytes))
+			} else {
+				cfg.MaxBufferedBytes = n
+			}
+		}
 	}
 	if kb := l.single(c, "kinesis"); kb != nil {
 		l.kinesis(&cfg.Kinesis, kb)

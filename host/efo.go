@@ -239,14 +239,44 @@ type subOutcome struct {
 	err       error // a failure that stops the scan
 }
 
+// efoFirstEventEstimate is the room reserved in the memory budget for a
+// subscription's first event, before any event's size is known. Small:
+// the reservation is held while the subscription waits for the event
+// (seconds on an idle shard), and a bigger event is counted when it comes.
+// Later events are estimated at the size of the last (at least
+// efoMinEventEstimate).
+const (
+	efoFirstEventEstimate = 256 << 10
+	efoMinEventEstimate   = 64 << 10
+)
+
 // readSubscription delivers the records of one subscription's events in
 // order, advancing *cont past every event fully delivered, and closes the
 // subscription when it returns.
+//
+// Memory: before taking the next event it reserves room for it in the
+// host's budget (the size of the last event), waiting in line with the
+// other shards while the budget is spent; meanwhile the event stays
+// unread and HTTP/2 flow control holds the sender back. Once the event is
+// in, the reservation becomes its real size, and it is given back when
+// the event's records are delivered.
 func (w *shardWorker) readSubscription(fetch, deliver context.Context, sub *efoSub, cont *string) (out subOutcome) {
 	defer sub.close()
 	idle := time.NewTimer(efoIdleTimeout)
 	defer idle.Stop()
+	budget := w.s.h.budget
+	est := int64(efoFirstEventEstimate)
+	var held int64 // reserved in the budget now
+	defer func() { budget.Release(held) }()
 	for {
+		budget.Release(held)
+		held = 0
+		g, err := budget.Acquire(fetch, min(est, budget.Limit()), est)
+		if err != nil {
+			return out
+		}
+		held = g
+		idle.Reset(efoIdleTimeout) // time spent waiting for room is not the server's silence
 		var ev types.SubscribeToShardEventStream
 		var ok bool
 		select {
@@ -268,7 +298,16 @@ func (w *shardWorker) readSubscription(fetch, deliver context.Context, sub *efoS
 		}
 		out.events++
 		v := &e.Value
-		if recs := toWire(v.Records); len(recs) > 0 {
+		recs := toWire(v.Records)
+		cost := pageBytes(recs, nil)
+		if cost > held {
+			budget.Grow(cost - held)
+		} else {
+			budget.Release(held - cost)
+		}
+		held = cost
+		est = max(cost, efoMinEventEstimate)
+		if len(recs) > 0 {
 			behind := aws.ToInt64(v.MillisBehindLatest)
 			w.s.h.metrics.Lag(w.s.cfg.Name, w.id, time.Duration(behind)*time.Millisecond)
 			var stop bool

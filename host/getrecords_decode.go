@@ -126,7 +126,7 @@ func (m *fastGetRecordsDeserializer) HandleDeserialize(ctx context.Context, in m
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
 
-	res, derr := decodeGetRecords(body)
+	res, derr := decodeGetRecordsInto(body, pageArenaFrom(ctx))
 	if derr == nil {
 		// Nothing in res points into body.
 		grPutBody(bufp, body)
@@ -266,6 +266,7 @@ type grDecoder struct {
 	recs  []grRecord
 	stack []byte // open containers while skipping a value
 	dirty bool   // recs hold pointers (grOwn strings or dataOwn)
+	arena *pageArena
 }
 
 var grDecoders = sync.Pool{New: func() any { return new(grDecoder) }}
@@ -274,12 +275,20 @@ var grDecoders = sync.Pool{New: func() any { return new(grDecoder) }}
 // output does not refer to body. An error means the SDK's deserializer
 // should decide (see errGRFallback and errGRWouldPanic).
 func decodeGetRecords(body []byte) (*kinesis.GetRecordsOutput, error) {
+	return decodeGetRecordsInto(body, nil)
+}
+
+// decodeGetRecordsInto is decodeGetRecords with the records' Data decoded
+// into a buffer of arena (see arena.go), which then owns it; a nil arena
+// allocates it.
+func decodeGetRecordsInto(body []byte, arena *pageArena) (*kinesis.GetRecordsOutput, error) {
 	if len(body) >= math.MaxInt32 {
 		return nil, errGRFallback
 	}
 	d := grDecoders.Get().(*grDecoder)
-	d.b, d.i = body, 0
+	d.b, d.i, d.arena = body, 0, arena
 	out, err := d.decode()
+	d.arena = nil
 	if d.dirty {
 		clear(d.recs)
 		d.dirty = false
@@ -1185,8 +1194,9 @@ func (d *grDecoder) literal(lit string) error {
 }
 
 // build makes the output records from d.recs: one buffer for all raw
-// Data, one for all raw strings, and slabs for the string and time
-// pointers.
+// Data (from d.arena's pools when there is one: not zeroed, every byte a
+// record's Data covers is written here), one for all raw strings, and
+// slabs for the string and time pointers.
 func (d *grDecoder) build() ([]types.Record, error) {
 	recs := d.recs
 	out := make([]types.Record, len(recs))
@@ -1221,7 +1231,7 @@ func (d *grDecoder) build() ([]types.Record, error) {
 	if rawData {
 		// Slack: base64.Decode may write a few bytes past a record's
 		// end (into the next one, decoded after it, or here).
-		data = make([]byte, dataLen+8)
+		data = d.arena.alloc(dataLen + 8)
 	}
 	strBuf := make([]byte, 0, strLen)
 	strs := make([]string, nStr)

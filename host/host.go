@@ -13,6 +13,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 
 	"github.com/kinesis-host/kinesis-host/host/control"
+	"github.com/kinesis-host/kinesis-host/host/membudget"
 	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/sdk"
 	"github.com/kinesis-host/kinesis-host/shared"
@@ -76,6 +77,7 @@ type Host struct {
 	workerID   atomic.Pointer[string]
 
 	metrics   *telemetry.Metrics   // never nil
+	budget    *membudget.Budget    // max_buffered_bytes, shared by every shard reader
 	heartbeat *telemetry.Heartbeat // beaten by the control loop (/livez)
 	telemetry *telemetry.Server    // nil without a telemetry {} block
 
@@ -106,6 +108,15 @@ type Host struct {
 	lat                     []time.Duration
 }
 
+// bufferBudget is cfg's max_buffered_bytes (the default for a Config not
+// made by the loader).
+func bufferBudget(cfg *Config) int64 {
+	if cfg.MaxBufferedBytes <= 0 {
+		return cfgDefaults.MaxBufferedBytes
+	}
+	return cfg.MaxBufferedBytes
+}
+
 // New prepares a host; it starts nothing.
 func New(cfg *Config, opts Options) (*Host, error) {
 	if cfg == nil {
@@ -124,6 +135,13 @@ func New(cfg *Config, opts Options) (*Host, error) {
 	}
 	h.cfgp.Store(cfg)
 	h.metrics = telemetry.NewMetrics(sdk.Version)
+	h.budget = membudget.New(bufferBudget(cfg), membudget.Options{
+		OnChange: func(held, limit int64) {
+			h.metrics.BufferedBytes(held)
+			h.metrics.BufferBudget(limit)
+		},
+		OnWait: h.metrics.BufferWait,
+	})
 	h.heartbeat = telemetry.NewHeartbeat(3 * binaryPollInterval)
 	for _, s := range cfg.Streams {
 		if _, ok := h.handlers[s.Handler]; !ok {

@@ -461,6 +461,7 @@ func (h *Host) applyReload(next *Config) error {
 	}
 	h.retireUnused(used)
 	h.cfgp.Store(next)
+	h.budget.SetLimit(bufferBudget(next))
 	if err := h.openSinks(); err != nil {
 		errs = errors.Join(errs, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	hclog "github.com/hashicorp/go-hclog"
 
+	"github.com/kinesis-host/kinesis-host/host/membudget"
 	"github.com/kinesis-host/kinesis-host/host/telemetry"
 	"github.com/kinesis-host/kinesis-host/shared"
 )
@@ -50,6 +51,11 @@ type shardWorker struct {
 	stat     *shardStat // what `status` shows of the shard (set by run)
 	lastCall time.Time  // the reader's last GetRecords call
 	lastRead string     // EFO: sequence number of the last record delivered in full
+	// abandoned: a handler call of the page being delivered returned an
+	// error (timed out, failed, cut short by ctx), so the transport might
+	// still be reading its records: the page's Data buffer is then not
+	// recycled (releasePage). Delivery loop only.
+	abandoned bool
 
 	// With deaggregate, a shard resuming inside a KPL aggregate reads the
 	// aggregate again and skips its user records up to skipSub.
@@ -126,9 +132,16 @@ func (w *shardWorker) run(fetch, deliver context.Context) (res shardResult) {
 	// delivered (one page ahead), so a slow fetch and a slow handler
 	// overlap instead of adding up.
 	rctx, stopReader := context.WithCancel(fetch)
-	defer stopReader()
 	pages := make(chan page, 1)
 	go w.read(rctx, iter, start, latestAt, pages)
+	defer func() {
+		// Stop the reader and give back the pages it fetched that were
+		// not delivered (read again at the next start).
+		stopReader()
+		for pg := range pages {
+			w.releasePage(&pg, true)
+		}
+	}()
 	for pg := range pages {
 		if pg.err != nil || pg.gone {
 			res.err, res.gone = pg.err, pg.gone
@@ -136,11 +149,16 @@ func (w *shardWorker) run(fetch, deliver context.Context) (res shardResult) {
 		}
 		if len(pg.recs) > 0 {
 			var stop bool
+			w.abandoned = false
 			if w.s.cfg.Deaggregate {
 				stop, err = w.deliverAggregated(fetch, deliver, pg.recs, pg.behind)
 			} else {
 				stop, err = w.deliverPage(fetch, deliver, pg.recs, pg.behind)
 			}
+			// The delivery loop is done with the page: every record
+			// acknowledged (or dealt with by the failure policy), or the
+			// worker stops and the rest is read again next time.
+			w.releasePage(&pg, !w.abandoned)
 			if err != nil || stop {
 				res.err, res.stop = err, stop && err == nil && deliver.Err() == nil
 				return res
@@ -181,11 +199,53 @@ type page struct {
 	children []types.ChildShard // with end
 	gone     bool               // the shard was trimmed from the stream
 	err      error              // reading cannot go on
+
+	// held is what the page holds of the host's memory budget, and arena
+	// the pooled buffer its records' Data live in (nil when decoded
+	// otherwise). Both are given back by releasePage, once.
+	held  int64
+	arena *pageArena
+}
+
+// releasePage gives a page's memory back: its budget reservation, and its
+// Data buffer to the pools when recycle is true (nothing can refer to it
+// any more), or to the GC otherwise (a handler call of the page was
+// abandoned; see shardWorker.abandoned).
+func (w *shardWorker) releasePage(pg *page, recycle bool) {
+	if recycle {
+		pg.arena.free()
+	} else {
+		pg.arena.drop()
+	}
+	w.s.h.budget.Release(pg.held)
+	pg.held, pg.arena = 0, nil
+}
+
+// pageBytes is what records hold in memory, for the budget: their Data (or
+// the pooled buffer holding it, when bigger), partition keys, sequence
+// numbers and per-record overhead.
+func pageBytes(recs []shared.Record, arena *pageArena) int64 {
+	var data, strs int64
+	for i := range recs {
+		r := &recs[i]
+		data += int64(len(r.Data))
+		strs += int64(len(r.PartitionKey) + len(r.SequenceNumber))
+	}
+	return membudget.PageBytes(len(recs), max(data, arena.bytes())+strs)
 }
 
 // read is the shard's reader: GetRecords with the host's pacing and retry
 // policy. It sends pages in order and closes out when it stops; it stops at
 // the shard's end, on a permanent failure, or when ctx ends.
+//
+// Memory: before each call it reserves room in the host's budget for the
+// page it asks for (waiting in line with the other shards while the budget
+// is spent) and sizes the call's Limit by what it got and the shard's
+// observed bytes per record (membudget.Sizer: slow start from a
+// one-record first page while the budget is contended, fewer records when
+// it is tight). Once the page is
+// in, the reservation becomes the page's real size; the delivery loop
+// gives it back when it is done with the page.
 func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosition, latestAt time.Time, out chan<- page) {
 	defer close(out)
 	send := func(p page) bool {
@@ -193,10 +253,12 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		case out <- p:
 			return true
 		case <-ctx.Done():
+			w.releasePage(&p, true)
 			return false
 		}
 	}
-	limit := w.s.cfg.MaxRecords
+	budget := w.s.h.budget
+	sizer := membudget.NewSizer(int(w.s.cfg.MaxRecords))
 	lastRead := "" // the last record fetched (every fetched page is delivered in order)
 	for attempt := 1; ; {
 		if ctx.Err() != nil {
@@ -210,11 +272,25 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 				return
 			}
 		}
+		bst := budget.Stats()
+		if bst.Waiting > 0 {
+			bst.Held = bst.Limit // contended: no whole first page
+		}
+		lo, hi := sizer.Want(bst.Limit, bst.Held)
+		granted, err := budget.Acquire(ctx, lo, hi)
+		if err != nil {
+			return
+		}
+		limit := int32(sizer.Limit(granted))
+		arena := new(pageArena)
 		w.lastCall = time.Now()
-		cctx, cancel := context.WithTimeout(ctx, getRecordsTimeout)
+		cctx, cancel := context.WithTimeout(withPageArena(ctx, arena), getRecordsTimeout)
 		res, err := w.s.api.GetRecords(cctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})
 		cancel()
 		if err != nil {
+			// GetRecords has returned: nothing refers to the arena.
+			arena.free()
+			budget.Release(granted)
 			if ctx.Err() != nil {
 				return
 			}
@@ -267,7 +343,20 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 			}
 		}
 		attempt = 1
-		pg := page{recs: toWire(res.Records), end: res.NextShardIterator == nil, children: res.ChildShards}
+		pg := page{recs: toWire(res.Records), end: res.NextShardIterator == nil, children: res.ChildShards, arena: arena}
+		// The reservation becomes the page's size: given back in part, or
+		// grown when the page is bigger than estimated (it is in memory
+		// already).
+		pg.held = pageBytes(pg.recs, arena)
+		sizer.Observe(int(limit), len(pg.recs), pg.held)
+		if pg.held > granted {
+			budget.Grow(pg.held - granted)
+		} else {
+			budget.Release(granted - pg.held)
+		}
+		if len(pg.recs) == 0 {
+			w.releasePage(&pg, true)
+		}
 		if res.MillisBehindLatest != nil {
 			pg.behind = *res.MillisBehindLatest
 		}
@@ -431,6 +520,7 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 		cancel()
 		release()
 		if err != nil {
+			w.abandoned = true // the page's buffer is not recycled (releasePage)
 			if ctx.Err() != nil {
 				return done, false, nil // draining past the deadline: not acknowledged
 			}

@@ -123,8 +123,12 @@
 //
 // Memory:
 //
-//   - kinesis_host_buffered_bytes (gauge): record bytes fetched from
-//     Kinesis and held in memory, not yet acknowledged by a handler.
+//   - kinesis_host_buffered_bytes (gauge): bytes held against
+//     max_buffered_bytes: records fetched from Kinesis and not yet
+//     acknowledged by a handler, and GetRecords responses being read.
+//   - kinesis_host_buffer_budget_bytes (gauge): max_buffered_bytes.
+//   - kinesis_host_buffer_waits_total (counter): times a shard reader
+//     waited for room in the budget before reading on.
 //
 // Process:
 //
@@ -151,7 +155,7 @@
 // The host creates one *Metrics with NewMetrics, calls its event methods
 // (Batch, Lag, IteratorAge, ShardGone, CheckpointWrite, Checkpointed,
 // GetRecords, Throttle, PluginUp, PluginRestart, RecordFailed,
-// ShardsOwned, LeasesHeld, LeaseChange, BufferedBytes, StreamGone,
+// ShardsOwned, LeasesHeld, LeaseChange, BufferedBytes, BufferBudget, BufferWait, StreamGone,
 // PluginGone) wherever the event happens, and starts the endpoint with
 // Start, passing its implementation of Health (NewHeartbeat gives Live a
 // ready-made "has the control loop ticked lately" check). Every method is a no-op on a

@@ -116,6 +116,8 @@ type Metrics struct {
 	leasesHeld         *prometheus.GaugeVec
 	leaseChanges       *prometheus.CounterVec
 	bufferedBytes      prometheus.Gauge
+	bufferBudget       prometheus.Gauge
+	bufferWaits        prometheus.Counter
 
 	vars *seedVars
 
@@ -231,7 +233,11 @@ func NewMetrics(version string) *Metrics {
 			"Lease changes on this host by reason: taken, expired_taken, handed_off, lost.",
 			"stream", "reason"),
 		bufferedBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffered_bytes",
-			Help: "Record bytes fetched from Kinesis and held in memory, not yet acknowledged by a handler."}),
+			Help: "Bytes held against max_buffered_bytes: records fetched from Kinesis and not yet acknowledged by a handler, and GetRecords responses being read."}),
+		bufferBudget: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_budget_bytes",
+			Help: "The memory budget for fetched records (max_buffered_bytes)."}),
+		bufferWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "buffer_waits_total",
+			Help: "Times a shard reader waited for room in max_buffered_bytes before reading on."}),
 		vars:     newSeedVars(),
 		batchS:   map[batchKey]*batchSeries{},
 		handlerS: map[pair]*handlerSeries{},
@@ -252,7 +258,7 @@ func NewMetrics(version string) *Metrics {
 		m.records, m.bytes, m.batches, m.handlerDuration, m.shardLag, m.iterAge,
 		m.checkpointWrites, m.checkpointDuration, m.getRecords, m.throttles,
 		m.pluginUp, m.pluginRestarts, m.recordsFailed, m.shardsOwned, m.leasesHeld,
-		m.leaseChanges, m.bufferedBytes,
+		m.leaseChanges, m.bufferedBytes, m.bufferBudget, m.bufferWaits,
 	)
 	m.handler = promhttp.InstrumentMetricHandler(m.reg, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		Registry:            m.reg, // promhttp_metric_handler_errors_total
@@ -545,13 +551,32 @@ func (m *Metrics) LeaseChange(stream, reason string) {
 	}).Inc()
 }
 
-// BufferedBytes sets kinesis_host_buffered_bytes to n: record bytes
-// fetched and held in memory, not yet acknowledged.
+// BufferedBytes sets kinesis_host_buffered_bytes to n: bytes held against
+// the memory budget (records fetched and not yet acknowledged, responses
+// being read).
 func (m *Metrics) BufferedBytes(n int64) {
 	if m == nil {
 		return
 	}
 	m.bufferedBytes.Set(float64(n))
+}
+
+// BufferBudget sets kinesis_host_buffer_budget_bytes to n, the memory
+// budget (max_buffered_bytes).
+func (m *Metrics) BufferBudget(n int64) {
+	if m == nil {
+		return
+	}
+	m.bufferBudget.Set(float64(n))
+}
+
+// BufferWait counts one wait of a shard reader for room in the memory
+// budget (kinesis_host_buffer_waits_total).
+func (m *Metrics) BufferWait() {
+	if m == nil {
+		return
+	}
+	m.bufferWaits.Inc()
 }
 
 // StreamGone deletes the per-stream gauges of stream (shards_owned,

@@ -35,6 +35,8 @@ func recordEveryEvent(m *Metrics) {
 	m.LeasesHeld("orders", 2)
 	m.LeaseChange("orders", LeaseTaken)
 	m.BufferedBytes(4096)
+	m.BufferBudget(1 << 20)
+	m.BufferWait()
 }
 
 // family describes one expected metric family.
@@ -62,6 +64,8 @@ var wantFamilies = map[string]family{
 	"kinesis_host_leases_held":                       {dto.MetricType_GAUGE, []string{"stream"}},
 	"kinesis_host_lease_changes_total":               {dto.MetricType_COUNTER, []string{"reason", "stream"}},
 	"kinesis_host_buffered_bytes":                    {dto.MetricType_GAUGE, nil},
+	"kinesis_host_buffer_budget_bytes":               {dto.MetricType_GAUGE, nil},
+	"kinesis_host_buffer_waits_total":                {dto.MetricType_COUNTER, nil},
 	"kinesis_host_build_info":                        {dto.MetricType_GAUGE, []string{"go_version", "version"}},
 }
 
@@ -186,6 +190,8 @@ func TestBatchValues(t *testing.T) {
 		{m.leasesHeld.WithLabelValues("orders"), 2},
 		{m.leaseChanges.WithLabelValues("orders", "taken"), 1},
 		{m.bufferedBytes, 4096},
+		{m.bufferBudget, 1 << 20},
+		{m.bufferWaits, 1},
 	}
 	for _, c := range checks {
 		if got := testutil.ToFloat64(c.c); got != c.want {
