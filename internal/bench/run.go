@@ -36,12 +36,15 @@ type options struct {
 }
 
 // The data sets of the full matrix: the three reference rows (4 ×
-// 50,000 × 1 KiB, 4 × 200,000 × 100 B, 64 × 5,000 × 1 KiB) and their
-// neighbours, so every shard count meets both record sizes.
+// 50,000 × 1 KiB, 4 × 200,000 × 100 B, 64 × 5,000 × 1 KiB: one 5 MB page
+// per shard) and their neighbours, so every shard count meets both record
+// sizes, and 1,000 shards with a backlog of 500 KiB each (memory must stay
+// within the budget whatever the shard count).
 var fullData = []dataset{
 	{1, 100000, 100}, {1, 50000, 1024},
 	{4, 200000, 100}, {4, 50000, 1024},
 	{64, 5000, 100}, {64, 5000, 1024},
+	{1000, 500, 1024},
 }
 
 // quickData is the -quick matrix: the same shapes, a tenth of the records
