@@ -55,7 +55,7 @@
 //     hosts racing for free shards ask for different ones. In its first
 //     Duration/3 a host takes at most one free shard per round, so that
 //     hosts started together share (one that lists no other worker's row
-//     in its first two rounds is alone and takes its share at once). A free shard nobody took for
+//     at its second round is alone and takes its share then). A free shard nobody took for
 //     Duration/2 is taken by any host below Target; one unowned for
 //     Duration, or expired for 3 × Duration, by any host with room;
 //  3. hands off one shard when, in that same shared picture, it is the
@@ -375,11 +375,12 @@ func (c *Core) Plan(now time.Duration, shards []Shard, held map[string]bool, wor
 	sort.Slice(free, func(i, j int) bool { return c.rank(free[i]) < c.rank(free[j]) })
 	// Warming up, a host takes one free shard a round, so hosts started
 	// together see each other before they share the stream out. A host
-	// that saw no other worker's row in its first two rounds is alone (a
-	// host started with it would have written its row by then: a late one
-	// joins as any joiner does) and takes its share at once.
+	// that sees no other worker's row at its second round is alone (a host
+	// started with it writes its row at its own first round, before this
+	// second listing; a later one joins as any joiner does) and takes its
+	// share at once.
 	c.plans++
-	warm := now-c.start < d/3 && (c.plans <= 2 || c.otherWorkers(workerPrefix, me))
+	warm := now-c.start < d/3 && (c.plans == 1 || c.otherWorkers(workerPrefix, me))
 	took := 0
 	for _, id := range free {
 		if !capacity(n) || (warm && took > 0) {
