@@ -208,6 +208,7 @@ func printLeases(w io.Writer, reports []host.PluginReport) {
 }
 
 func runHost(path string, cfg *host.Config, files map[string]*hcl.File, log hclog.Logger, stderr io.Writer, progress time.Duration) int {
+	setMemoryLimit(cfg)
 	h, err := host.New(cfg, host.Options{Logger: log, StatsInterval: progress})
 	if err != nil {
 		log.Error("cannot start", "error", err)
@@ -266,6 +267,7 @@ func reload(h *host.Host, path string, log hclog.Logger, stderr io.Writer) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	setMemoryLimit(cfg)
 	if err := h.Reload(ctx, cfg); err != nil {
 		log.Error("reload", "error", err)
 	}
