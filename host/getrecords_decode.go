@@ -110,6 +110,15 @@ func (m *fastGetRecordsDeserializer) HandleDeserialize(ctx context.Context, in m
 	_, span := tracing.StartSpan(ctx, grDeserializerID)
 	defer span.End()
 
+	// The body is held in the memory budget while it is read and decoded
+	// (it sits next to the decoded Data until then).
+	arena := pageArenaFrom(ctx)
+	bodyLen := int64(grMinBodyBuf)
+	if resp.ContentLength >= 0 && resp.ContentLength < grMaxPresizeBody {
+		bodyLen = resp.ContentLength + 1
+	}
+	defer arena.releaseBody(arena.holdBody(bodyLen))
+
 	bufp := grBodyBufs.Get().(*[]byte)
 	body, rerr := grReadBody(resp.Body, resp.ContentLength, *bufp)
 	// As the SDK does: drain (nothing is left) and close, so the
@@ -120,7 +129,7 @@ func (m *fastGetRecordsDeserializer) HandleDeserialize(ctx context.Context, in m
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
 
-	res, derr := decodeGetRecordsInto(body, pageArenaFrom(ctx))
+	res, derr := decodeGetRecordsInto(body, arena)
 	if derr == nil {
 		// Nothing in res points into body.
 		grPutBody(bufp, body)

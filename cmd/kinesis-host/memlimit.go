@@ -10,7 +10,7 @@ import (
 // memoryHeadroom is what the host process may use beyond max_buffered_bytes
 // (the fetched pages it holds) before the Go garbage collector works
 // harder: its own structures, connections, goroutine stacks.
-const memoryHeadroom = 64 << 20
+const memoryHeadroom = 48 << 20
 
 // setMemoryLimit gives the Go runtime a soft memory limit of
 // max_buffered_bytes plus memoryHeadroom, so the heap is collected before
