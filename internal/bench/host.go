@@ -106,7 +106,7 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID stri
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var profile chan error
-	if telemetry != "" {
+	if o.PProf != "" {
 		profile = make(chan error, 1)
 		secs := max(3, int(rowEstimate(d).Seconds())+1)
 		go func() { profile <- fetchProfile(telemetry, secs, filepath.Join(o.PProf, "host-"+name)) }()
