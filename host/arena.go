@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kinesis-host/kinesis-host/host/membudget"
 )
 
 // Pooled Data buffers of GetRecords pages.
@@ -66,6 +68,30 @@ type pageArena struct {
 	mu   sync.Mutex
 	bufs []*[]byte // pooled buffers handed out (full capacity)
 	size int64     // their total capacity
+
+	// budget, when set, is the host's memory budget: the response body
+	// is held in it while it is read and decoded (holdBody), on top of
+	// the reservation made for the decoded page.
+	budget *membudget.Budget
+}
+
+// holdBody takes n bytes (a response body about to be read, then decoded
+// next to the page's Data) in the arena's budget without waiting (the
+// response is on its way), and returns what it took, for releaseBody.
+func (a *pageArena) holdBody(n int64) int64 {
+	if a == nil || a.budget == nil || n <= 0 {
+		return 0
+	}
+	a.budget.Grow(n)
+	return n
+}
+
+// releaseBody gives back what holdBody took, once the body is read and
+// decoded (its buffer back in the pool or dropped).
+func (a *pageArena) releaseBody(n int64) {
+	if n > 0 {
+		a.budget.Release(n)
+	}
 }
 
 type pageArenaKey struct{}

@@ -110,7 +110,16 @@ func (m *fastGetRecordsDeserializer) HandleDeserialize(ctx context.Context, in m
 	_, span := tracing.StartSpan(ctx, grDeserializerID)
 	defer span.End()
 
-	bufp := grBodyBufs.Get().(*[]byte)
+	// The body is held in the memory budget while it is read and decoded
+	// (it sits next to the decoded Data until then).
+	arena := pageArenaFrom(ctx)
+	bodyLen := int64(grMinBodyBuf)
+	if resp.ContentLength >= 0 && resp.ContentLength < grMaxPresizeBody {
+		bodyLen = resp.ContentLength + 1
+	}
+	defer arena.releaseBody(arena.holdBody(bodyLen))
+
+	bufp := grGetBody(int(bodyLen))
 	body, rerr := grReadBody(resp.Body, resp.ContentLength, *bufp)
 	// As the SDK does: drain (nothing is left) and close, so the
 	// connection can be reused.
@@ -120,7 +129,7 @@ func (m *fastGetRecordsDeserializer) HandleDeserialize(ctx context.Context, in m
 		return out, md, &smithy.DeserializationError{Err: rerr}
 	}
 
-	res, derr := decodeGetRecordsInto(body, pageArenaFrom(ctx))
+	res, derr := decodeGetRecordsInto(body, arena)
 	if derr == nil {
 		// Nothing in res points into body.
 		grPutBody(bufp, body)
@@ -153,22 +162,48 @@ func (r grResult) HandleDeserialize(context.Context, middleware.DeserializeInput
 	return r.out, r.md, r.err
 }
 
-// Body buffers. A GetRecords body is up to about 14 MB; buffers up to
-// grMaxPooledBody are reused.
+// Body buffers. A GetRecords body is up to about 14 MB; buffers from
+// arenaMinPooled to arenaMaxPooled come from the size-classed pools of the
+// page arenas (arena.go), so a buffer is reused for a body of its size
+// class (never a big one kept for a small body, nor a small one dropped for
+// a big body), and the pools hold no more than the bodies read at once.
 const (
-	grMaxPooledBody  = 32 << 20
 	grMaxPresizeBody = 32 << 20 // don't trust a larger Content-Length for pre-sizing
 	grMinBodyBuf     = 64 << 10
 )
 
-var grBodyBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-func grPutBody(p *[]byte, b []byte) {
-	if cap(b) > grMaxPooledBody {
-		b = nil
+// grGetBody returns an empty buffer with room for n bytes (in *p), pooled
+// when n is in the pooled range.
+func grGetBody(n int) *[]byte {
+	if n < arenaMinPooled || n > arenaMaxPooled {
+		b := make([]byte, 0, n)
+		return &b
 	}
-	*p = b[:0]
-	grBodyBufs.Put(p)
+	class, size := arenaClass(n)
+	p, _ := arenaPools[class].Get().(*[]byte)
+	if p == nil || cap(*p) < size {
+		b := make([]byte, size)
+		p = &b
+	}
+	*p = (*p)[:0]
+	return p
+}
+
+// grPutBody gives back a body buffer obtained from grGetBody, b being what
+// it became (grReadBody grows it when the body is longer than announced):
+// to the pool of its size class when its capacity is a class size, else to
+// the GC. Nothing may refer to b any more.
+func grPutBody(p *[]byte, b []byte) {
+	c := cap(b)
+	if c < arenaMinPooled || c > arenaMaxPooled {
+		return
+	}
+	class, size := arenaClass(c)
+	if size != c {
+		return
+	}
+	*p = b[:c]
+	arenaPools[class].Put(p)
 }
 
 // grReadBody reads r to EOF into buf (reused when large enough). With a

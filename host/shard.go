@@ -282,7 +282,7 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 			return
 		}
 		limit := int32(sizer.Limit(granted))
-		arena := new(pageArena)
+		arena := &pageArena{budget: budget}
 		w.lastCall = time.Now()
 		cctx, cancel := context.WithTimeout(withPageArena(ctx, arena), getRecordsTimeout)
 		res, err := w.s.api.GetRecords(cctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(limit)})

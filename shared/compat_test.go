@@ -182,3 +182,50 @@ func TestBadRequestFailsTheCall(t *testing.T) {
 		t.Fatalf("got %v, want a failed call naming the malformed batch", err)
 	}
 }
+
+// At most maxPacking packed batches of one client exist at once: a call
+// waits for its turn before packing (bounded by its ctx), and every call
+// gives its turn back once its request is written, whatever happens next.
+func TestPackedBatchesBounded(t *testing.T) {
+	f := &fakeHandler{version: WirePacked, got: make(chan *BatchRequest, 64)}
+	c := dispenseHandler(t, &HandlerPlugin{Impl: f})
+	if _, err := c.Info(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	req := func() *BatchRequest {
+		return &BatchRequest{Stream: "s", ShardID: "shardId-1", Records: benchRecords(4, 20)}
+	}
+	// Every turn taken: a call waits, and gives up with its ctx.
+	for range maxPacking {
+		c.packing <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	_, err := c.HandleBatch(ctx, req())
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting for a turn past ctx: got %v, want DeadlineExceeded", err)
+	}
+	if len(f.got) != 0 {
+		t.Fatal("a call without a turn reached the plugin")
+	}
+	for range maxPacking {
+		<-c.packing
+	}
+	// Many calls at once all go through, and give their turns back.
+	errs := make(chan error, 32)
+	for range cap(errs) {
+		go func() {
+			_, err := c.HandleBatch(context.Background(), req())
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		<-f.got
+	}
+	if n := len(c.packing); n != 0 {
+		t.Fatalf("%d turns still taken after every call returned", n)
+	}
+}

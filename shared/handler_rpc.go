@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"fmt"
 	"net/rpc"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,7 @@ func (p *HandlerPlugin) Server(*plugin.MuxBroker) (any, error) {
 
 // Client implements plugin.Plugin.
 func (p *HandlerPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) {
-	return &HandlerClient{commonClient: commonClient{c: c}}, nil
+	return &HandlerClient{commonClient: commonClient{c: c}, packing: make(chan struct{}, maxPacking)}, nil
 }
 
 // HandlerRPCServer is the net/rpc receiver inside a handler plugin. Its
@@ -93,6 +94,9 @@ func (s *HandlerRPCServer) Shutdown(timeoutMs int64, reply *ConfigureResponse) e
 type HandlerClient struct {
 	commonClient
 	wire atomic.Int32
+	// packing bounds the packed batches that exist at once (see
+	// maxPacking); nil: unbounded.
+	packing chan struct{}
 }
 
 // Info asks the plugin to describe itself and remembers the batch wire
@@ -125,6 +129,15 @@ var packBufs = sync.Pool{New: func() any { return new([]byte) }}
 // at most 10 MiB of data).
 const maxPooledPack = 16 << 20
 
+// maxPacking is how many calls of one client may hold a packed batch at
+// once. A packed batch is a copy of its records, made before the call
+// waits for its turn to write on the client's one connection (net/rpc
+// writes one request at a time): without a bound, every shard's batch
+// would be copied while the others are written, and a host with 1,000
+// shards held a second copy of most of its fetched pages, outside the
+// memory budget. Two let one batch be packed while another is written.
+const maxPacking = 2
+
 // HandleBatch delivers one batch. The returned error is a transport or
 // deadline error (the batch's fate is unknown: deliver it again); the
 // handler's own verdict is in the response.
@@ -144,8 +157,16 @@ func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*Ba
 		}
 		return out, nil
 	}
+	if h.packing != nil {
+		select {
+		case h.packing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("Plugin.HandleBatch: %w", ctx.Err())
+		}
+	}
 	buf := packBufs.Get().(*[]byte)
 	wire := *req
+	wire.TimeoutMillis = timeoutMillis(ctx) // after the wait for a turn
 	wire.Records = nil
 	wire.Packed = AppendPacked((*buf)[:0], req.Records)
 	cl, err := send(ctx, h.c, "Plugin.HandleBatch", &wire, out)
@@ -153,6 +174,10 @@ func (h *HandlerClient) HandleBatch(ctx context.Context, req *BatchRequest) (*Ba
 	if cap(wire.Packed) <= maxPooledPack {
 		*buf = wire.Packed[:0]
 		packBufs.Put(buf)
+	}
+	wire.Packed = nil
+	if h.packing != nil {
+		<-h.packing
 	}
 	if err == nil {
 		err = wait(ctx, cl, "Plugin.HandleBatch")

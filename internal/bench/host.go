@@ -75,6 +75,14 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID stri
 		}
 		telemetry = fmt.Sprintf("127.0.0.1:%d", port)
 	}
+	if o.Heap != "" && telemetry == "" {
+		port, err := freePort()
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		telemetry = fmt.Sprintf("127.0.0.1:%d", port)
+	}
 	cfg, err := hostConfig(bins, d, fk, cp, dir, app, runID, o.Redis, telemetry, handlerProfile)
 	if err != nil {
 		r.Err = err
@@ -98,10 +106,18 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID stri
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var profile chan error
-	if telemetry != "" {
+	if o.PProf != "" {
 		profile = make(chan error, 1)
 		secs := max(3, int(rowEstimate(d).Seconds())+1)
 		go func() { profile <- fetchProfile(telemetry, secs, filepath.Join(o.PProf, "host-"+name)) }()
+	}
+
+	var heapStop chan struct{}
+	var heapDone chan error
+	if o.Heap != "" {
+		heapStop, heapDone = make(chan struct{}), make(chan error, 1)
+		hp := filepath.Join(o.Heap, "heap-"+strings.TrimSuffix(name, ".pprof")+".txt")
+		go func() { heapDone <- sampleHeap(telemetry, hp, heapStop) }()
 	}
 
 	report := filepath.Join(dir, "null.json")
@@ -148,6 +164,12 @@ func runHostRow(bins binaries, d dataset, fk *fakeProc, cp, dir, app, runID stri
 			} else {
 				r.RSSHandler += rss
 				r.CPUHandler += cpu
+			}
+		}
+		if heapStop != nil {
+			close(heapStop)
+			if err := <-heapDone; err != nil {
+				r.Note = strings.TrimSpace(r.Note + " no heap profile: " + err.Error())
 			}
 		}
 		if profile != nil {
@@ -260,4 +282,36 @@ func lastLines(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, " | ")
+}
+
+// sampleHeap fetches the host's heap profile (debug=1 text: in-use bytes
+// as of the last GC in its first line) every 200 ms until stop is closed,
+// and writes the one with the most in-use bytes to path.
+func sampleHeap(addr, path string, stop <-chan struct{}) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var best []byte
+	bestInuse := int64(-1)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/heap?debug=1", addr))
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var objs, inuse int64
+			if rerr == nil && resp.StatusCode == http.StatusOK {
+				if _, err := fmt.Sscanf(string(b), "heap profile: %d: %d", &objs, &inuse); err == nil && inuse > bestInuse {
+					best, bestInuse = b, inuse
+				}
+			}
+		}
+		select {
+		case <-stop:
+			if best == nil {
+				return fmt.Errorf("no heap profile from %s", addr)
+			}
+			return os.WriteFile(path, best, 0o644)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -129,6 +129,7 @@ func main() {
 	flag.StringVar(&o.PProf, "pprof", "", "write CPU profiles of every host row into this directory: host-*.pprof (the host's telemetry endpoint) and handler-*.pprof (the null handler plugin)")
 	flag.BoolVar(&o.FakeStockJSON, "fake-stock-json", false, "the fake Kinesis answers GetRecords through its own encoding/json encoder (slower: it takes CPU from the consumers)")
 	flag.IntVar(&o.Repeat, "repeat", 0, "runs of every row (medians are reported); default 3, or 1 with -quick")
+	flag.StringVar(&o.Heap, "heap", "", "write the host's heap profile (debug=1 text) at its largest in-use heap, sampled every 200 ms, into this directory: heap-*.txt")
 	flag.BoolVar(&o.Keep, "keep", false, "keep the work directory (configs, host logs, reports)")
 	flag.Parse()
 	if o.Repeat <= 0 {
@@ -144,6 +145,14 @@ func main() {
 			os.Exit(2)
 		}
 		o.PProf = abs
+	}
+	if o.Heap != "" {
+		abs, err := filepath.Abs(o.Heap)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		o.Heap = abs
 	}
 	o.Checkpoints = splitList(*cps)
 	o.Modes = splitList(*modes)

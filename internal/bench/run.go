@@ -28,7 +28,9 @@ type options struct {
 	Data        []dataset
 	Redis       string
 	PProf       string
-	Keep        bool
+	// Heap: directory for the host's heap profile at its largest in-use heap.
+	Heap string
+	Keep bool
 	// Repeat runs every row this many times and reports medians.
 	Repeat int
 	// FakeStockJSON: the fake answers GetRecords with encoding/json.
