@@ -273,20 +273,31 @@ func (c *checkpointer) Set(key shared.CheckpointKey, cp shared.Checkpoint) {
 	c.mu.Lock()
 	c.refuseUnheldLocked(c.setLocked(key, cp))
 	c.mu.Unlock()
+	c.wake()
+}
+
+// wake tells the writer goroutine there is work (never blocks).
+func (c *checkpointer) wake() {
 	select {
 	case c.kick <- struct{}{}:
 	default:
 	}
 }
 
-// setLocked accepts cp unless it is not past the latest position; it
-// returns the key's state.
-func (c *checkpointer) setLocked(key shared.CheckpointKey, cp shared.Checkpoint) *keyState {
+// keyLocked returns key's state, created on first use.
+func (c *checkpointer) keyLocked(key shared.CheckpointKey) *keyState {
 	k := c.keys[key]
 	if k == nil {
 		k = &keyState{}
 		c.keys[key] = k
 	}
+	return k
+}
+
+// setLocked accepts cp unless it is not past the latest position; it
+// returns the key's state.
+func (c *checkpointer) setLocked(key shared.CheckpointKey, cp shared.Checkpoint) *keyState {
+	k := c.keyLocked(key)
 	if k.has && sdk.ComparePosition(k.latest, cp) >= 0 {
 		return k
 	}
@@ -330,10 +341,7 @@ func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp
 	c.refuseUnheldLocked(k)
 	target := k.seq
 	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.wake()
 	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
 }
 
@@ -344,21 +352,14 @@ func (c *checkpointer) SetSync(ctx context.Context, key shared.CheckpointKey, cp
 // be stopped first: positions handed in later move forward from cp again.
 func (c *checkpointer) rewind(ctx context.Context, key shared.CheckpointKey, cp shared.Checkpoint) error {
 	c.mu.Lock()
-	k := c.keys[key]
-	if k == nil {
-		k = &keyState{}
-		c.keys[key] = k
-	}
+	k := c.keyLocked(key)
 	c.seq++
 	k.latest, k.has, k.seq, k.rewind = cp, true, c.seq, c.seq
 	k.conflict, k.rejectErr = 0, ""
 	c.refuseUnheldLocked(k)
 	target := k.seq
 	c.mu.Unlock()
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.wake()
 	return c.wait(ctx, map[shared.CheckpointKey]uint64{key: target})
 }
 

@@ -82,18 +82,11 @@ func (c *checkpointer) leaseMode() bool {
 func (c *checkpointer) hold(key shared.CheckpointKey, owner string, counter int64, sentAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	k := c.keys[key]
-	if k == nil {
-		k = &keyState{}
-		c.keys[key] = k
-	}
+	k := c.keyLocked(key)
 	k.stored, k.has = k.seq, false
 	k.retryAt = time.Time{} // failures are kept: the first write that succeeds logs the recovery
 	k.lease = &leaseState{owner: owner, counter: counter, renewedAt: sentAt}
-	select {
-	case c.kick <- struct{}{}: // the writer schedules the renewals
-	default:
-	}
+	c.wake() // the writer schedules the renewals
 }
 
 // refuseUnheldLocked rejects the newest position of a key this host does
@@ -129,10 +122,7 @@ func (c *checkpointer) fence(ctx context.Context, key shared.CheckpointKey) erro
 	asked := time.Now()
 	if ls.done == nil {
 		ls.wantRenew = true
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
 	defer c.wakeOnDone(ctx)()
 	for {
@@ -167,10 +157,7 @@ func (c *checkpointer) release(ctx context.Context, key shared.CheckpointKey) er
 	ls := k.lease
 	if ls.done == nil {
 		ls.release = true
-		select {
-		case c.kick <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
 	for {
 		switch {
