@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	hclog "github.com/hashicorp/go-hclog"
 
 	"github.com/kinesis-host/kinesis-host/host"
 	"github.com/kinesis-host/kinesis-host/host/kinesisfake"
@@ -28,25 +25,8 @@ import (
 // added to the config.
 func budgetStart(r *rig, api host.KinesisAPI, top, streamExtra, handlerExtra, blockExtra string) {
 	r.t.Helper()
-	src := testHCL{Stream: streamExtra, HandlerBlock: blockExtra, HandlerConfig: recorderConfig(r.out, handlerExtra),
-		Checkpoint: fmt.Sprintf("plugin = \"file\"\n  config { path = %q }", r.cpPath)}.render(r.dir)
-	cfg := parseTestConfig(r.t, r.dir, top+"\n"+src)
-	r.logBuf = &syncBuf{}
-	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: r.logBuf})
-	h, err := host.New(cfg, host.Options{Logger: log, Kinesis: api, StatsInterval: -1})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.h = h
-	r.done = make(chan error, 1)
-	go func() { r.done <- h.Run(context.Background()) }()
-	r.t.Cleanup(func() {
-		h.Stop()
-		<-h.Closed()
-		if r.t.Failed() {
-			r.t.Logf("host log (tail):\n%s", scaleTail(r.logBuf.String(), 32<<10))
-		}
-	})
+	r.top = top
+	r.startAPI(api, streamExtra, handlerExtra, blockExtra)
 }
 
 // budgetData is the data of record i of shard sh: n bytes, recognisable.
