@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kinesis-host/kinesis-host/internal/testenv"
 )
 
 // options are the benchmark's flags.
@@ -425,25 +427,7 @@ func getBinaries(bin, into string, log io.Writer) (binaries, error) {
 		"./checkpoint/cmd/kinesis-checkpoint-redis":  filepath.Join(b.PluginDir, "kinesis-checkpoint-redis"),
 	}
 	fmt.Fprintln(log, "bench: building kinesis-host and its plugins into", into)
-	errs := make(chan error, len(targets))
-	for pkg, out := range targets {
-		go func() {
-			cmd := exec.Command("go", "build", "-o", out, pkg)
-			cmd.Dir = root
-			if msg, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
-				return
-			}
-			errs <- nil
-		}()
-	}
-	var first error
-	for range targets {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	return b, first
+	return b, testenv.GoBuild(root, targets)
 }
 
 // repoRoot is the directory of the main module's go.mod.

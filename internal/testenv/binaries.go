@@ -48,6 +48,13 @@ func BuildBinaries(dir string, names ...string) (Binaries, error) {
 			}
 		}
 	}
+	return b, GoBuild(root, targets)
+}
+
+// GoBuild runs `go build -o out pkg` in the module at root for every
+// package → output path in targets, in parallel, and returns the first
+// failure with the compiler's output.
+func GoBuild(root string, targets map[string]string) error {
 	errs := make(chan error, len(targets))
 	for pkg, out := range targets {
 		go func() {
@@ -66,5 +73,5 @@ func BuildBinaries(dir string, names ...string) (Binaries, error) {
 			first = err
 		}
 	}
-	return b, first
+	return first
 }
