@@ -17,8 +17,10 @@ package host
 // sequence number S is AT S (shared.SubSequenceAt); a time T is AT the
 // first record that arrived at or after T; LATEST (and a time after every
 // record) is AFTER the newest record now in the shard. A shard read to its
-// end (SHARD_END) is left alone: its records after the target are in its
-// children, which a rewind of those covers.
+// end (SHARD_END, a reshard's parent) is left alone, so a rewind to a time
+// before a reshard does not replay the parent's records from that time:
+// reading a finished parent again would mean holding its children back
+// until it ends once more.
 
 import (
 	"context"
@@ -110,7 +112,7 @@ func planRewind(ctx context.Context, api KinesisAPI, app string, r control.Rewin
 			rs.from, rs.found = res.Checkpoint, true
 		}
 		if rs.found && rs.from.ShardEnd {
-			rs.desc, rs.note = "SHARD_END", "the shard was read to its end: left as it is (its children hold the records after it)"
+			rs.desc, rs.note = "SHARD_END", "the shard was read to its end (a reshard's parent): left as it is; its records from the target on are not replayed"
 			out[i] = rs
 			continue
 		}
