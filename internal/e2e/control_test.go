@@ -120,9 +120,11 @@ func TestControlRewindApply(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 2)
 	out := filepath.Join(e.dir, "deliveries.jsonl")
-	cfg := e.writeConfig("config", runConfig{out: out})
+	life := filepath.Join(e.dir, "lifecycle.jsonl")
+	cfg := e.writeConfig("config", runConfig{out: out, start: startDefault, recorder: map[string]string{"lifecycle_out": life}})
 	h := e.startHost(cfg)
 	d := newDeliveries(t, out)
+	rsWaitStarted(t, h, life, len(e.shards)) // the shipped LATEST: put once every shard reads
 	first := e.put(0, 60)
 	d.waitAll(time.Minute, h, first)
 	time.Sleep(1500 * time.Millisecond) // arrival timestamps are in milliseconds

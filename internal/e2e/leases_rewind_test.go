@@ -19,9 +19,12 @@ func TestLeasesRewind(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, 4)
 			c := newCluster(t, e, b.plugin, b.settings(t), lsFast)
+			c.start = startDefault // the shipped LATEST: records are put once every shard reads
+			c.recorder = map[string]string{"lifecycle_out": ""}
 			a := c.add("a", "host-a")
 			c.add("b", "host-b")
 			c.waitBalanced(e.shards, time.Minute, "two hosts")
+			c.waitStarted(len(e.shards), time.Minute)
 			first := e.put(0, 80)
 			c.waitAll(first, time.Minute)
 			time.Sleep(1500 * time.Millisecond)
