@@ -499,9 +499,7 @@ func RewindStopped(ctx context.Context, cfg *Config, r control.RewindRequest, op
 				log.Info("checkpoint rewound", "stream", r.Stream, "shard", rs.id, "from", rs.from.SequenceNumber, "to", rs.desc)
 			}
 		}
-		sr := rs.result(applied)
-		sr.Applied = applied
-		out.Shards = append(out.Shards, sr)
+		out.Shards = append(out.Shards, rs.result(applied))
 	}
 	return out, errors.Join(errs...)
 }

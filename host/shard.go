@@ -618,11 +618,14 @@ func (w *shardWorker) deliverBatch(fetch, ctx context.Context, batch []shared.Re
 func (w *shardWorker) recordFailed(ctx context.Context, rec shared.Record, e *shared.Error, attempts int, kind error) (bool, error) {
 	pol := w.s.handler.block().Failure
 	herr := fmt.Errorf("%w: stream %s shard %s record %s: %v", kind, w.s.cfg.Name, w.id, rec.SequenceNumber, shared.FromWire(e))
-	action := map[string]string{OnFailureSkip: telemetry.ActionSkip, OnFailureDeadLetter: telemetry.ActionDeadLetter}[pol.OnFailure]
-	if attempts < pol.MaxAttempts {
+	action := telemetry.ActionStop
+	switch {
+	case attempts < pol.MaxAttempts:
 		action = telemetry.ActionRetry
-	} else if action == "" {
-		action = telemetry.ActionStop
+	case pol.OnFailure == OnFailureSkip:
+		action = telemetry.ActionSkip
+	case pol.OnFailure == OnFailureDeadLetter:
+		action = telemetry.ActionDeadLetter
 	}
 	w.s.h.metrics.RecordFailed(w.s.cfg.Name, w.s.handler.block().Name, action, 1)
 	if attempts < pol.MaxAttempts {
