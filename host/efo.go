@@ -300,11 +300,7 @@ func (w *shardWorker) readSubscription(fetch, deliver context.Context, sub *efoS
 		v := &e.Value
 		recs := toWire(v.Records)
 		cost := pageBytes(recs, nil)
-		if cost > held {
-			budget.Grow(cost - held)
-		} else {
-			budget.Release(held - cost)
-		}
+		budget.Resize(held, cost)
 		held = cost
 		est = max(cost, efoMinEventEstimate)
 		if len(recs) > 0 {

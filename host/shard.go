@@ -349,11 +349,7 @@ func (w *shardWorker) read(ctx context.Context, iter *string, start iteratorPosi
 		// already).
 		pg.held = pageBytes(pg.recs, arena)
 		sizer.Observe(int(limit), len(pg.recs), pg.held)
-		if pg.held > granted {
-			budget.Grow(pg.held - granted)
-		} else {
-			budget.Release(granted - pg.held)
-		}
+		budget.Resize(granted, pg.held)
 		if len(pg.recs) == 0 {
 			w.releasePage(&pg, true)
 		}

@@ -199,6 +199,17 @@ func (b *Budget) Release(n int64) {
 	b.mu.Unlock()
 }
 
+// Resize turns a holding of from bytes into one of to bytes, for memory
+// whose real size is known once it is in: it grows (without waiting, as
+// Grow) or gives back the difference (as Release).
+func (b *Budget) Resize(from, to int64) {
+	if to > from {
+		b.Grow(to - from)
+	} else {
+		b.Release(from - to)
+	}
+}
+
 // SetLimit changes the limit (at least 1), for a reload. A larger limit
 // admits waiting requests at once; a smaller one takes effect as held bytes
 // are released.

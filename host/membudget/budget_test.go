@@ -302,3 +302,21 @@ func waitQueued(t *testing.T, b *Budget, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Resize grows or gives back the difference between a holding's estimate
+// and its real size.
+func TestBudgetResize(t *testing.T) {
+	b := New(100, Options{})
+	for _, c := range []struct{ from, to, held int64 }{
+		{0, 40, 40},    // grows
+		{40, 130, 130}, // past the limit, without waiting
+		{130, 30, 30},  // gives back
+		{30, 30, 30},   // same size
+		{30, 0, 0},
+	} {
+		b.Resize(c.from, c.to)
+		if got := b.Stats().Held; got != c.held {
+			t.Fatalf("Resize(%d, %d): held %d, want %d", c.from, c.to, got, c.held)
+		}
+	}
+}
