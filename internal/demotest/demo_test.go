@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -123,14 +124,19 @@ func TestMakeRunCtrlC(t *testing.T) {
 	pw.Close()
 	go out.read(pr)
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	var reaped atomic.Bool
+	go func() { err := cmd.Wait(); reaped.Store(true); waited <- err }()
 
 	tr := newTracker(cmd.Process.Pid)
 	stopTracking := tr.run(100 * time.Millisecond)
 	t.Cleanup(func() {
 		stopTracking()
-		// Only after a failure is anything left: kill what this test started.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// Only after a failure is anything left: kill what this test
+		// started (its group only while its leader is not reaped: after
+		// that the pid may lead another test's group).
+		if !reaped.Load() {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		for _, p := range tr.alive() {
 			_ = syscall.Kill(p.pid, syscall.SIGKILL)
 		}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -208,6 +209,7 @@ type nodeProc struct {
 	done     chan struct{} // closed once the process has exited
 	waitErr  error
 	stopOnce sync.Once
+	stopping atomic.Bool // stop was called: an exit is expected
 }
 
 // startNode runs node with args in root, scans its combined output with
@@ -246,6 +248,12 @@ func startNode(name, root string, args, env []string, ready func(line string) (s
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
+		if !p.stopping.Load() {
+			// A test whose emulator died sees "connection refused" on
+			// every call: say here what happened to it.
+			fmt.Fprintf(os.Stderr, "testenv: %s (pid %d) exited on its own: %v; its last output:\n%s\n",
+				name, cmd.Process.Pid, p.waitErr, p.out.String())
+		}
 	}()
 
 	verbose := os.Getenv("TESTENV_VERBOSE") != ""
@@ -353,6 +361,7 @@ func isClosed(ch chan struct{}) bool {
 // period (kinesis-mock may ignore SIGTERM under load). Idempotent.
 func (p *nodeProc) stop() {
 	p.stopOnce.Do(func() {
+		p.stopping.Store(true)
 		pid := p.cmd.Process.Pid
 		if !isClosed(p.done) {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
@@ -365,9 +374,11 @@ func (p *nodeProc) stop() {
 				case <-time.After(5 * time.Second):
 				}
 			}
+			// Anything left in the group (there should be nothing). Only
+			// here: once the process was reaped before stop, its pid may
+			// lead another test's process group by now.
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
-		// Anything left in the group (there should be nothing).
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		_ = p.stdin.Close()
 	})
 }
